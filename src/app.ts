@@ -1,0 +1,110 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from './config.js';
+import { SchemaCache } from './domain/schema-cache.js';
+import { systemResolver, type HostResolver } from './domain/target-url.js';
+import { errorBody, errorHandler } from './http/errors.js';
+import { guard } from './http/guard.js';
+import { KeyAuthenticator } from './http/keys.js';
+import { Lockout } from './http/lockout.js';
+import { RouteTable } from './http/methods.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { apiClientRoutes } from './http/routes/api-clients.js';
+import { apiKeyRoutes } from './http/routes/api-keys.js';
+import { eventRoutes } from './http/routes/events.js';
+import { healthRoutes } from './http/routes/health.js';
+import { listenerRoutes } from './http/routes/listeners.js';
+import { messageRoutes } from './http/routes/messages.js';
+import { queueRoutes } from './http/routes/queues.js';
+import type { Services } from './http/services.js';
+import type { Store } from './store/types.js';
+
+export interface AppOptions {
+  config: Config;
+  store: Store;
+  logger: FastifyBaseLogger;
+  now?: () => number;
+  resolveHost?: HostResolver;
+}
+
+// Room for JSON escaping around the largest `data` a message may carry.
+const bodyLimitFor = (maxDataBytes: number) => maxDataBytes * 2 + 64 * 1024;
+
+function apiRoutes(app: FastifyInstance, services: Services): void {
+  apiClientRoutes(app, services);
+  apiKeyRoutes(app, services);
+  queueRoutes(app, services);
+  listenerRoutes(app, services);
+  messageRoutes(app, services);
+  eventRoutes(app, services);
+  healthRoutes(app);
+}
+
+export function buildApp(options: AppOptions): { app: FastifyInstance; services: Services } {
+  const { config, store } = options;
+  const now = options.now ?? Date.now;
+  const services: Services = {
+    config,
+    store,
+    now,
+    keys: new KeyAuthenticator(store, now),
+    schemas: new SchemaCache(),
+    resolveHost: options.resolveHost ?? systemResolver,
+  };
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger,
+    // Per-request logs cost more than the request on the publish path; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: bodyLimitFor(config.maxDataBytes),
+    trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Malformed HTTP still gets the API's error shape.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy(err);
+      const body = JSON.stringify(errorBody(400, 'malformed HTTP request'));
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+  });
+
+  installBodyParsing(app);
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => routes.add(route));
+  app.addHook('onRequest', guard({ keys: services.keys, lockout: new Lockout(config.lockoutThreshold, config.lockoutWindowMs, config.lockoutDurationMs), rateLimiter: new RateLimiter(config.rateLimitPerMinute), now }));
+  app.addHook('onSend', shapeResponse);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(routes.notFoundHandler());
+  app.register(async (scope) => apiRoutes(scope, services));
+  app.register(async (scope) => apiRoutes(scope, services), { prefix: '/v1' });
+  return { app, services };
+}
+
+/**
+ * JSON only. An empty body is no body (clients send `Content-Type: application/json` on a
+ * DELETE too); `__proto__` keys are refused rather than parsed.
+ */
+function installBodyParsing(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
+}
+
+/**
+ * Response shaping every route shares: `?pretty=true` indents, and `Prefer: return=minimal`
+ * turns a 200 into a bodyless 204.
+ */
+async function shapeResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  if (reply.statusCode === 200 && /\breturn=minimal\b/i.test(String(request.headers.prefer ?? ''))) {
+    reply.code(204);
+    reply.removeHeader('content-type');
+    return null;
+  }
+  if (typeof payload === 'string' && (request.query as { pretty?: string } | undefined)?.pretty === 'true') {
+    return JSON.stringify(JSON.parse(payload), null, 2);
+  }
+  return payload;
+}

@@ -1,0 +1,98 @@
+import { resolve } from 'node:path';
+import { parseDuration } from './domain/durations.js';
+
+export interface Quotas {
+  max_queues: number;
+  max_listeners: number;
+  max_api_keys: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  publicUrl: string | undefined;
+  rootApiKey: string | undefined;
+  allowPrivateTargets: boolean;
+  retrySchedule: number[];
+  deliveryTimeoutMs: number;
+  livenessIntervalMs: number;
+  rateLimitPerMinute: number;
+  lockoutThreshold: number;
+  lockoutWindowMs: number;
+  lockoutDurationMs: number;
+  maxDataBytes: number;
+  quotas: Quotas;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/** One parser per kind of value; each names the variable and what it expects when it fails. */
+function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T | undefined, expected: string): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = parse(raw.trim());
+  if (value === undefined) throw new ConfigError(`${name}=${raw} is invalid: expected ${expected}`);
+  return value;
+}
+
+const integer = (min: number, max: number) => (raw: string) => {
+  if (!/^\d+$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n >= min && n <= max ? n : undefined;
+};
+const boolean = (raw: string) => (raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : undefined);
+const duration = (raw: string) => parseDuration(raw);
+const text = (raw: string) => raw;
+const byteSize = (raw: string) => {
+  const m = /^(\d+)(b|kb|kib|mb|mib)?$/i.exec(raw);
+  if (!m) return undefined;
+  const unit = { b: 1, kb: 1000, kib: 1024, mb: 1_000_000, mib: 1_048_576 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Number(m[1]) * unit;
+};
+const durationList = (raw: string) => {
+  const parts = raw.split(',').map((p) => parseDuration(p));
+  return parts.length > 0 && parts.every((p) => p !== undefined) ? (parts as number[]) : undefined;
+};
+const httpUrl = (raw: string) => {
+  try {
+    const url = new URL(raw);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? raw.replace(/\/+$/, '') : undefined;
+  } catch {
+    return undefined;
+  }
+};
+const postgresUrl = (raw: string) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined);
+
+// About a day in total, front-loaded so short outages recover quickly.
+export const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,2h,4h,8h,8h';
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    port: read(env, 'PORT', 3000, integer(0, 65535), 'a port number 0-65535'),
+    host: read(env, 'HOST', '0.0.0.0', text, 'a host name or address'),
+    dataDir: resolve(read(env, 'DISCUE_DATA_DIR', './data', text, 'a directory path')),
+    databaseUrl: read<string | undefined>(env, 'DISCUE_DATABASE_URL', undefined, postgresUrl, 'a postgres:// URL'),
+    publicUrl: read<string | undefined>(env, 'DISCUE_PUBLIC_URL', undefined, httpUrl, 'an http(s) URL'),
+    rootApiKey: read<string | undefined>(env, 'DISCUE_ROOT_API_KEY', undefined, (raw) => (raw.length >= 16 ? raw : undefined), 'at least 16 characters'),
+    allowPrivateTargets: read(env, 'DISCUE_ALLOW_PRIVATE_TARGETS', false, boolean, 'true or false'),
+    retrySchedule: read(env, 'DISCUE_RETRY_SCHEDULE', durationList(DEFAULT_RETRY_SCHEDULE)!, durationList, 'comma-separated durations such as 1s,5s,30s'),
+    deliveryTimeoutMs: read(env, 'DISCUE_DELIVERY_TIMEOUT', 10_000, duration, 'a duration such as 10s'),
+    livenessIntervalMs: read(env, 'DISCUE_LIVENESS_INTERVAL', 30_000, duration, 'a duration such as 30s'),
+    rateLimitPerMinute: read(env, 'DISCUE_RATE_LIMIT_PER_MINUTE', 6000, integer(0, 10_000_000), 'a whole number of requests per minute (0 = off)'),
+    lockoutThreshold: read(env, 'DISCUE_LOCKOUT_THRESHOLD', 10, integer(1, 1_000_000), 'a whole number of invalid keys'),
+    lockoutWindowMs: read(env, 'DISCUE_LOCKOUT_WINDOW', 60_000, duration, 'a duration such as 1m'),
+    lockoutDurationMs: read(env, 'DISCUE_LOCKOUT_DURATION', 300_000, duration, 'a duration such as 5m'),
+    maxDataBytes: read(env, 'DISCUE_MAX_DATA_SIZE', 1_048_576, byteSize, 'a size in bytes such as 1048576 or 1MiB'),
+    quotas: {
+      max_queues: read(env, 'DISCUE_MAX_QUEUES', 1000, integer(0, 1e9), 'a whole number'),
+      max_listeners: read(env, 'DISCUE_MAX_LISTENERS', 1000, integer(0, 1e9), 'a whole number'),
+      max_api_keys: read(env, 'DISCUE_MAX_API_KEYS', 100, integer(0, 1e9), 'a whole number'),
+    },
+    logLevel: read(env, 'DISCUE_LOG_LEVEL', 'info', (raw) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined), 'one of fatal, error, warn, info, debug, trace, silent'),
+  };
+}

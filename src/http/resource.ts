@@ -1,0 +1,40 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { newId } from '../domain/ids.js';
+import type { EventType, Ref, UsageEvent } from '../store/types.js';
+import { HttpError } from './errors.js';
+import type { Links } from './links.js';
+
+type Refs = Partial<Record<'api_key' | 'queue' | 'listener' | 'message', Ref>>;
+
+export function usageEvent(type: EventType, clientId: string, at: number, refs: Refs): UsageEvent {
+  return { id: newId(), client_id: clientId, type, stored_at: at, ...refs };
+}
+
+export const ref = (row: { id: string; name: string | null }): Ref => ({ id: row.id, name: row.name });
+
+export function etagOf(revision: number): string {
+  return `"r${revision}"`;
+}
+
+/** The revision `If-Match` expects, undefined without the header; a foreign tag never matches. */
+export function expectedRevision(request: FastifyRequest): number | undefined {
+  const header = request.headers['if-match'];
+  if (header === undefined || header.trim() === '*') return undefined;
+  const match = /^(?:W\/)?"r(\d+)"$/.exec(header.trim());
+  return match ? Number(match[1]) : -1;
+}
+
+export function sendOne(reply: FastifyReply, key: string, value: unknown, links: Links, revision?: number) {
+  if (revision !== undefined) reply.header('etag', etagOf(revision));
+  return reply.send({ [key]: value, _links: links });
+}
+
+export function found<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new HttpError(404, `no such ${what}`);
+  return value;
+}
+
+/** A patch holds only the fields the request set. */
+export function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,138 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { newId } from '../../domain/ids.js';
+import type { Message, Queue } from '../../store/types.js';
+import { HttpError } from '../errors.js';
+import { linker, type Links } from '../links.js';
+import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
+import { expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
+import { nameSchema, paramsSchema } from '../schemas.js';
+import type { Services } from '../services.js';
+import { queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';
+
+const messageName = { anyOf: [nameSchema, { type: 'null' }] } as const;
+const publishBody = {
+  type: 'object',
+  properties: { name: messageName, data: { type: 'string' } },
+  required: ['data'],
+} as const;
+const renameBody = { type: 'object', properties: { name: messageName }, required: ['name'] } as const;
+
+interface PublishBody {
+  name?: string | null;
+  data: string;
+}
+
+const messageParams = paramsSchema('queue_id', 'message_id');
+type MessageParams = QueueParams & { message_id: string };
+
+function messageView(message: Message) {
+  return {
+    id: message.id,
+    name: message.name,
+    queue_id: message.queue_id,
+    data: message.data,
+    created_at: message.created_at,
+    updated_at: message.updated_at,
+  };
+}
+
+function messageLinks(request: FastifyRequest, services: Services, message: Message): Links {
+  const at = queueLink(request, services);
+  return { self: at(message.queue_id, `/messages/${message.id}`), queue: at(message.queue_id) };
+}
+
+/** Refuses data over the size limit (413) or failing the queue's schema (422). */
+function checkData(data: string, queue: Queue, services: Services): void {
+  const limit = services.config.maxDataBytes;
+  // Cheap bound first: a UTF-8 byte count is at most 3 per UTF-16 unit, at least 1.
+  if (data.length > limit || (data.length * 3 > limit && Buffer.byteLength(data) > limit)) {
+    throw new HttpError(413, `data is larger than ${limit} bytes`);
+  }
+  if (!queue.schema || !queue.schema_id) return;
+  const issues = services.schemas.validatorFor(queue.schema_id, queue.schema)(data);
+  if (issues.length > 0) {
+    throw new HttpError(422, `data does not satisfy the queue's schema: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues);
+  }
+}
+
+export function messageRoutes(app: FastifyInstance, services: Services): void {
+  const { store } = services;
+  const write = { scope: { resource: 'messages', access: 'write' } } as const;
+  const read = { scope: { resource: 'messages', access: 'read' } } as const;
+
+  app.route<{ Params: QueueParams; Body: PublishBody }>({
+    method: ['POST', 'PUT'],
+    url: '/queues/:queue_id/messages',
+    config: write,
+    schema: { params: queueParams, body: publishBody },
+    handler: async (request, reply) => {
+      const queue = await requestedQueue(request, services);
+      checkData(request.body.data, queue, services);
+      const at = services.now();
+      const message: Message = {
+        id: newId(),
+        client_id: queue.client_id,
+        queue_id: queue.id,
+        name: request.body.name ?? null,
+        data: request.body.data,
+        created_at: at,
+        updated_at: at,
+        revision: 1,
+      };
+      await store.createMessage(message, usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) }));
+      return sendOne(reply, 'message', { id: message.id, name: message.name, queue_id: queue.id, created_at: at }, messageLinks(request, services, message), 1);
+    },
+  });
+
+  const list = (request: FastifyRequest<{ Querystring: PageQuery }>, reply: FastifyReply, queueId: string | undefined, path: string) =>
+    sendList(request, reply, {
+      key: 'messages',
+      path,
+      link: linker(request, services.config.publicUrl),
+      fetch: (page) => store.listMessages(request.principal.client.id, queueId, page),
+      itemPath: (m) => `/queues/${m.queue_id}/messages/${m.id}`,
+      view: messageView,
+    });
+
+  app.get<{ Querystring: PageQuery }>('/messages', { config: read, schema: { querystring: listQuerySchema } }, (request, reply) =>
+    list(request, reply, undefined, '/messages'),
+  );
+  app.get<{ Params: QueueParams; Querystring: PageQuery }>(
+    '/queues/:queue_id/messages',
+    { config: read, schema: { params: queueParams, querystring: listQuerySchema } },
+    async (request, reply) => {
+      const queue = await requestedQueue(request, services);
+      return list(request, reply, queue.id, `/queues/${queue.id}/messages`);
+    },
+  );
+
+  const requestedMessage = async (request: FastifyRequest<{ Params: MessageParams }>) =>
+    found(await store.getMessage(request.principal.client.id, request.params.queue_id, request.params.message_id), 'message');
+
+  app.get<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: read, schema: { params: messageParams } }, async (request, reply) => {
+    const message = await requestedMessage(request);
+    return sendOne(reply, 'message', messageView(message), messageLinks(request, services, message), message.revision);
+  });
+
+  app.put<{ Params: MessageParams; Body: { name: string | null } }>(
+    '/queues/:queue_id/messages/:message_id',
+    { config: write, schema: { params: messageParams, body: renameBody } },
+    async (request, reply) => {
+      const current = await requestedMessage(request);
+      const at = services.now();
+      const message = await store.updateMessage(current.client_id, current.queue_id, current.id, {
+        patch: { name: request.body.name },
+        updatedAt: at,
+        expectedRevision: expectedRevision(request),
+        event: usageEvent('message_updated', current.client_id, at, { message: ref({ id: current.id, name: request.body.name }) }),
+      });
+      return sendOne(reply, 'message', messageView(message), messageLinks(request, services, message), message.revision);
+    },
+  );
+
+  app.delete<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: write, schema: { params: messageParams } }, async (request, reply) => {
+    const message = await requestedMessage(request);
+    await store.deleteMessage(message.client_id, message.queue_id, message.id, usageEvent('message_deleted', message.client_id, services.now(), { message: ref(message) }));
+    return sendOne(reply, 'message', messageView(message), messageLinks(request, services, message));
+  });
+}

@@ -1,0 +1,42 @@
+import { fullScopes } from './domain/scopes.js';
+import { hashKey, newKeySecret } from './http/keys.js';
+import type { ApiKey, Store } from './store/types.js';
+
+// Fixed ids: the key from the environment is replaced when the variable changes; the
+// generated one is made once.
+const ENV_KEY_ID = 'root-env';
+const GENERATED_KEY_ID = 'root-generated';
+
+function rootKey(id: string, clientId: string, secret: string, at: number): ApiKey {
+  return {
+    id,
+    client_id: clientId,
+    name: id === ENV_KEY_ID ? 'root key (DISCUE_ROOT_API_KEY)' : 'root key (generated)',
+    key_prefix: secret.slice(0, 3),
+    key_hash: hashKey(secret),
+    status: 'enabled',
+    scopes: fullScopes(),
+    created_at: at,
+    updated_at: at,
+    last_used_at: null,
+    revision: 1,
+  };
+}
+
+/**
+ * Makes sure the operator has a root key. With `DISCUE_ROOT_API_KEY` that key is stored (as a
+ * hash); without it, a key is generated the first time and its secret returned to be printed
+ * once. Returns the secret only when it was just generated.
+ */
+export async function ensureRootKey(store: Store, envSecret: string | undefined, now: number): Promise<string | undefined> {
+  const root = await store.rootClient();
+  if (envSecret !== undefined) {
+    const current = await store.getKey(root.id, ENV_KEY_ID);
+    if (current?.key_hash !== hashKey(envSecret)) await store.upsertKey(rootKey(ENV_KEY_ID, root.id, envSecret, now));
+    return undefined;
+  }
+  if (await store.getKey(root.id, GENERATED_KEY_ID)) return undefined;
+  const secret = newKeySecret();
+  await store.upsertKey(rootKey(GENERATED_KEY_ID, root.id, secret, now));
+  return secret;
+}

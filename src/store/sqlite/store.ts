@@ -1,0 +1,426 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuplicateError, NotFoundError, QuotaExceededError, RevisionConflictError } from '../errors.js';
+import {
+  EVENT_TYPES,
+  type ApiClient,
+  type ApiKey,
+  type ClientPatch,
+  type EventCounts,
+  type EventQuery,
+  type EventType,
+  type KeyPatch,
+  type Listener,
+  type ListenerPatch,
+  type Message,
+  type MessagePatch,
+  type Page,
+  type PageOf,
+  type Queue,
+  type QueuePatch,
+  type StatsWindows,
+  type Store,
+  type Update,
+  type UsageEvent,
+} from '../types.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+type Db = Database.Database;
+
+const ROOT_CLIENT_NAME = 'discue/root';
+
+export function openSqliteStore(dataDir: string, now: () => number = Date.now): SqliteStore {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, 'discue.sqlite3'));
+  // WAL lets readers run beside the writer; FULL makes every commit survive power loss, so a
+  // 200 on publish means the message is on disk.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return new SqliteStore(db, now);
+}
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const apply = db.transaction((m: { version: number; sql: string }) => {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
+  });
+  for (const m of SQLITE_MIGRATIONS) if (!applied.has(m.version)) apply.immediate(m);
+}
+
+// ---- row mapping -------------------------------------------------------------------------
+
+const toClient = (r: Row): ApiClient => ({
+  id: r.id as string,
+  name: r.name as string,
+  is_root: r.is_root === 1,
+  status: r.status as ApiClient['status'],
+  quotas: JSON.parse(r.quotas as string),
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+  revision: r.revision as number,
+});
+const toKey = (r: Row): ApiKey => ({ ...(r as unknown as ApiKey), scopes: JSON.parse(r.scopes as string) });
+const toQueue = (r: Row): Queue => ({ ...(r as unknown as Queue), schema: r.schema === null ? null : JSON.parse(r.schema as string) });
+const toListener = (r: Row): Listener => r as unknown as Listener;
+const toMessage = (r: Row): Message => r as unknown as Message;
+
+/** Column values as SQLite binds them: objects become JSON, booleans integers. */
+function bindable(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'object') return JSON.stringify(value);
+  return value;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+function eventCategory(type: EventType): string {
+  return `${type.split('_')[0] === 'api' ? 'api_key' : type.split('_')[0]}s`;
+}
+
+// Mutable columns per table: the only names ever interpolated into SQL.
+const MUTABLE: Record<string, readonly string[]> = {
+  api_clients: ['name', 'status', 'quotas'],
+  api_keys: ['name', 'status', 'scopes'],
+  queues: ['name', 'schema', 'schema_id'],
+  listeners: ['name', 'notify_url', 'liveness_url'],
+  messages: ['name'],
+};
+
+export class SqliteStore implements Store {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(
+    readonly db: Db,
+    private readonly now: () => number,
+  ) {}
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private insert(table: string, row: object): void {
+    const cols = Object.keys(row);
+    const sql = `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
+    this.stmt(sql).run(...Object.values(row).map(bindable));
+  }
+
+  private insertUnique(table: string, row: object, field: string, value: string): void {
+    try {
+      this.insert(table, row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateError(field, value);
+      throw err;
+    }
+  }
+
+  private recordEvent(event: UsageEvent | undefined): void {
+    if (!event) return;
+    const { id, client_id, type, stored_at, ...refs } = event;
+    this.stmt('INSERT INTO usage_events (id, client_id, type, category, stored_at, refs) VALUES (?, ?, ?, ?, ?, ?)').run(
+      id,
+      client_id,
+      type,
+      eventCategory(type),
+      stored_at,
+      JSON.stringify(refs),
+    );
+  }
+
+  private page(sql: string, params: unknown[], page: Page): { rows: Row[]; hasMore: boolean } {
+    const rows = this.stmt(`${sql} LIMIT ? OFFSET ?`).all(...params, page.limit + 1, page.offset) as Row[];
+    return { rows: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+  }
+
+  private pageOf<T>(sql: string, params: unknown[], page: Page, map: (r: Row) => T): PageOf<T> {
+    const { rows, hasMore } = this.page(sql, params, page);
+    return { items: rows.map(map), hasMore };
+  }
+
+  private count(sql: string, ...params: unknown[]): number {
+    return this.stmt(sql).pluck().get(...params) as number;
+  }
+
+  private checkQuota(quota: string, limit: number, sql: string, ...params: unknown[]): void {
+    if (this.count(sql, ...params) >= limit) throw new QuotaExceededError(quota, limit);
+  }
+
+  /**
+   * Applies a patch to one row found by `where`, conditional on the expected revision, and
+   * returns the row as it is now.
+   */
+  private updateRow(table: string, where: Record<string, string>, update: Update<object>, uniqueField?: string): Row {
+    const whereSql = Object.keys(where).map((c) => `${c} = ?`).join(' AND ');
+    const cols = Object.keys(update.patch).filter((c) => MUTABLE[table]!.includes(c));
+    const run = this.db.transaction(() => {
+      const current = this.stmt(`SELECT revision FROM ${table} WHERE ${whereSql}`).get(...Object.values(where)) as Row | undefined;
+      if (!current) throw new NotFoundError(table);
+      if (update.expectedRevision !== undefined && update.expectedRevision !== current.revision) {
+        throw new RevisionConflictError(current.revision as number);
+      }
+      const sets = [...cols.map((c) => `${c} = ?`), 'updated_at = ?', 'revision = revision + 1'].join(', ');
+      const values = cols.map((c) => bindable((update.patch as Record<string, unknown>)[c]));
+      this.stmt(`UPDATE ${table} SET ${sets} WHERE ${whereSql}`).run(...values, update.updatedAt, ...Object.values(where));
+      this.recordEvent(update.event);
+      return this.stmt(`SELECT * FROM ${table} WHERE ${whereSql}`).get(...Object.values(where)) as Row;
+    });
+    try {
+      return run.immediate();
+    } catch (err) {
+      if (isUniqueViolation(err) && uniqueField) {
+        throw new DuplicateError(uniqueField, String((update.patch as Record<string, unknown>)[uniqueField]));
+      }
+      throw err;
+    }
+  }
+
+  private deleteRow(table: string, where: Record<string, string>, event: UsageEvent | undefined): void {
+    const whereSql = Object.keys(where).map((c) => `${c} = ?`).join(' AND ');
+    this.db.transaction(() => {
+      const { changes } = this.stmt(`DELETE FROM ${table} WHERE ${whereSql}`).run(...Object.values(where));
+      if (changes === 0) throw new NotFoundError(table);
+      this.recordEvent(event);
+    }).immediate();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  // ---- tenancy ---------------------------------------------------------------------------
+
+  async rootClient(): Promise<ApiClient> {
+    const existing = this.stmt('SELECT * FROM api_clients WHERE is_root = 1').get() as Row | undefined;
+    if (existing) return toClient(existing);
+    const at = this.now();
+    const root: ApiClient = {
+      id: 'root',
+      name: ROOT_CLIENT_NAME,
+      is_root: true,
+      status: 'active',
+      quotas: {},
+      created_at: at,
+      updated_at: at,
+      revision: 1,
+    };
+    this.insert('api_clients', root);
+    return root;
+  }
+
+  async createClient(client: ApiClient, firstKey: ApiKey): Promise<void> {
+    this.db.transaction(() => {
+      this.insertUnique('api_clients', client, 'name', client.name);
+      this.insert('api_keys', firstKey);
+    }).immediate();
+  }
+
+  async getClient(id: string): Promise<ApiClient | undefined> {
+    const row = this.stmt('SELECT * FROM api_clients WHERE id = ?').get(id) as Row | undefined;
+    return row && toClient(row);
+  }
+
+  async listClients(page: Page): Promise<PageOf<ApiClient>> {
+    return this.pageOf('SELECT * FROM api_clients ORDER BY created_at, id', [], page, toClient);
+  }
+
+  async updateClient(id: string, update: Update<ClientPatch>): Promise<ApiClient> {
+    return toClient(this.updateRow('api_clients', { id }, update, 'name'));
+  }
+
+  async deleteClient(id: string): Promise<void> {
+    this.deleteRow('api_clients', { id }, undefined);
+  }
+
+  // ---- api keys --------------------------------------------------------------------------
+
+  async findKeyByHash(hash: string): Promise<{ key: ApiKey; client: ApiClient } | undefined> {
+    const key = this.stmt('SELECT * FROM api_keys WHERE key_hash = ?').get(hash) as Row | undefined;
+    if (!key) return undefined;
+    const client = this.stmt('SELECT * FROM api_clients WHERE id = ?').get(key.client_id) as Row;
+    return { key: toKey(key), client: toClient(client) };
+  }
+
+  async createKey(key: ApiKey, event: UsageEvent | undefined, maxKeys: number): Promise<void> {
+    this.db.transaction(() => {
+      this.checkQuota('max_api_keys', maxKeys, 'SELECT count(*) FROM api_keys WHERE client_id = ?', key.client_id);
+      this.insert('api_keys', key);
+      this.recordEvent(event);
+    }).immediate();
+  }
+
+  async upsertKey(key: ApiKey): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt('DELETE FROM api_keys WHERE id = ?').run(key.id);
+      this.insert('api_keys', key);
+    }).immediate();
+  }
+
+  async getKey(clientId: string, id: string): Promise<ApiKey | undefined> {
+    const row = this.stmt('SELECT * FROM api_keys WHERE id = ? AND client_id = ?').get(id, clientId) as Row | undefined;
+    return row && toKey(row);
+  }
+
+  async listKeys(clientId: string, page: Page): Promise<PageOf<ApiKey>> {
+    return this.pageOf('SELECT * FROM api_keys WHERE client_id = ? ORDER BY created_at, id', [clientId], page, toKey);
+  }
+
+  async updateKey(clientId: string, id: string, update: Update<KeyPatch>): Promise<ApiKey> {
+    return toKey(this.updateRow('api_keys', { id, client_id: clientId }, update));
+  }
+
+  async deleteKey(clientId: string, id: string, event: UsageEvent): Promise<void> {
+    this.deleteRow('api_keys', { id, client_id: clientId }, event);
+  }
+
+  async recordKeyUse(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+    const touch = this.stmt('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+    this.db.transaction(() => {
+      for (const [id, at] of lastUsed) touch.run(at, id);
+    }).immediate();
+  }
+
+  // ---- queues ----------------------------------------------------------------------------
+
+  async createQueue(queue: Queue, event: UsageEvent, maxQueues: number): Promise<void> {
+    this.db.transaction(() => {
+      this.checkQuota('max_queues', maxQueues, 'SELECT count(*) FROM queues WHERE client_id = ?', queue.client_id);
+      this.insertUnique('queues', queue, 'name', queue.name);
+      this.recordEvent(event);
+    }).immediate();
+  }
+
+  async getQueue(clientId: string, id: string): Promise<Queue | undefined> {
+    const row = this.stmt('SELECT * FROM queues WHERE id = ? AND client_id = ?').get(id, clientId) as Row | undefined;
+    return row && toQueue(row);
+  }
+
+  async listQueues(clientId: string, page: Page): Promise<PageOf<Queue>> {
+    return this.pageOf('SELECT * FROM queues WHERE client_id = ? ORDER BY created_at, id', [clientId], page, toQueue);
+  }
+
+  async updateQueue(clientId: string, id: string, update: Update<QueuePatch>): Promise<Queue> {
+    return toQueue(this.updateRow('queues', { id, client_id: clientId }, update, 'name'));
+  }
+
+  async deleteQueue(clientId: string, id: string, event: UsageEvent): Promise<void> {
+    this.deleteRow('queues', { id, client_id: clientId }, event);
+  }
+
+  // ---- listeners -------------------------------------------------------------------------
+
+  async createListener(listener: Listener, event: UsageEvent, maxListeners: number): Promise<void> {
+    this.db.transaction(() => {
+      this.checkQuota('max_listeners', maxListeners, 'SELECT count(*) FROM listeners WHERE client_id = ?', listener.client_id);
+      this.insertUnique('listeners', listener, 'name', listener.name);
+      this.recordEvent(event);
+    }).immediate();
+  }
+
+  async getListener(clientId: string, queueId: string, id: string): Promise<Listener | undefined> {
+    const row = this.stmt('SELECT * FROM listeners WHERE id = ? AND queue_id = ? AND client_id = ?').get(id, queueId, clientId) as Row | undefined;
+    return row && toListener(row);
+  }
+
+  async listListeners(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Listener>> {
+    return queueId === undefined
+      ? this.pageOf('SELECT * FROM listeners WHERE client_id = ? ORDER BY created_at, id', [clientId], page, toListener)
+      : this.pageOf('SELECT * FROM listeners WHERE queue_id = ? AND client_id = ? ORDER BY created_at, id', [queueId, clientId], page, toListener);
+  }
+
+  async updateListener(clientId: string, queueId: string, id: string, update: Update<ListenerPatch>): Promise<Listener> {
+    return toListener(this.updateRow('listeners', { id, queue_id: queueId, client_id: clientId }, update, 'name'));
+  }
+
+  async deleteListener(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
+    this.deleteRow('listeners', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  async missedMessageIds(): Promise<string[]> {
+    // Deliveries are not recorded yet, so nothing can have been missed.
+    return [];
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+
+  async createMessage(message: Message, event: UsageEvent): Promise<void> {
+    this.db.transaction(() => {
+      this.insert('messages', message);
+      this.recordEvent(event);
+    }).immediate();
+  }
+
+  async getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined> {
+    const row = this.stmt('SELECT * FROM messages WHERE id = ? AND queue_id = ? AND client_id = ?').get(id, queueId, clientId) as Row | undefined;
+    return row && toMessage(row);
+  }
+
+  async listMessages(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Message>> {
+    return queueId === undefined
+      ? this.pageOf('SELECT * FROM messages WHERE client_id = ? ORDER BY created_at, id', [clientId], page, toMessage)
+      : this.pageOf('SELECT * FROM messages WHERE queue_id = ? AND client_id = ? ORDER BY created_at, id', [queueId, clientId], page, toMessage);
+  }
+
+  async updateMessage(clientId: string, queueId: string, id: string, update: Update<MessagePatch>): Promise<Message> {
+    return toMessage(this.updateRow('messages', { id, queue_id: queueId, client_id: clientId }, update));
+  }
+
+  async deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
+    this.deleteRow('messages', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  // ---- usage events ----------------------------------------------------------------------
+
+  async listEvents(query: EventQuery): Promise<UsageEvent[]> {
+    const byCategory = query.category !== undefined;
+    const sql = `SELECT * FROM usage_events WHERE client_id = ?${byCategory ? ' AND category = ?' : ''}
+      AND (stored_at > ? OR (stored_at = ? AND id > ?)) ORDER BY stored_at, id LIMIT ?`;
+    const params = [query.clientId, ...(byCategory ? [query.category] : []), query.after.at, query.after.at, query.after.id, query.limit];
+    return (this.stmt(sql).all(...params) as Row[]).map((r) => ({
+      id: r.id as string,
+      client_id: r.client_id as string,
+      type: r.type as EventType,
+      stored_at: r.stored_at as number,
+      ...JSON.parse(r.refs as string),
+    }));
+  }
+
+  async countEvents(clientId: string, windows: StatsWindows): Promise<Record<keyof StatsWindows, EventCounts>> {
+    const since = Math.min(windows.last24h, windows.last1h, windows.today);
+    const rows = this.stmt(
+      `SELECT type,
+         sum(stored_at >= ?) AS last24h, sum(stored_at >= ?) AS last1h, sum(stored_at >= ?) AS today
+       FROM usage_events WHERE client_id = ? AND stored_at >= ? GROUP BY type`,
+    ).all(windows.last24h, windows.last1h, windows.today, clientId, since) as Row[];
+    return tallyByWindow(rows);
+  }
+
+  async purgeEventsBefore(at: number, batch: number): Promise<number> {
+    return this.stmt('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < ? LIMIT ?)').run(at, batch).changes;
+  }
+}
+
+/** Turns per-type rows of window sums into one complete count per window, zeros included. */
+export function tallyByWindow(rows: Row[]): Record<keyof StatsWindows, EventCounts> {
+  const zeros = () => Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as EventCounts;
+  const result = { last24h: zeros(), last1h: zeros(), today: zeros() };
+  for (const row of rows) {
+    const type = row.type as EventType;
+    if (!(type in result.last24h)) continue;
+    for (const window of ['last24h', 'last1h', 'today'] as const) result[window][type] = Number(row[window] ?? 0);
+  }
+  return result;
+}

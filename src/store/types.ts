@@ -1,0 +1,202 @@
+import type { Quotas } from '../config.js';
+import type { Scope } from '../domain/scopes.js';
+
+// Rows as the store keeps them. Times are epoch milliseconds; `revision` grows on every update
+// of a resource's mutable fields and backs its ETag.
+
+export type ClientStatus = 'active' | 'suspended';
+export interface ApiClient {
+  id: string;
+  name: string;
+  is_root: boolean;
+  status: ClientStatus;
+  quotas: Partial<Quotas>;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+export type KeyStatus = 'enabled' | 'disabled';
+export interface ApiKey {
+  id: string;
+  client_id: string;
+  name: string;
+  key_prefix: string;
+  key_hash: string;
+  status: KeyStatus;
+  scopes: Scope[];
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+  revision: number;
+}
+
+export interface Queue {
+  id: string;
+  client_id: string;
+  name: string;
+  schema: Record<string, unknown> | null;
+  schema_id: string | null;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+export type LivenessState = 'stable' | 'unstable' | 'dead';
+export interface Listener {
+  id: string;
+  client_id: string;
+  queue_id: string;
+  name: string;
+  notify_url: string;
+  liveness_url: string;
+  secret: string;
+  liveness_state: LivenessState;
+  liveness_success_count: number;
+  liveness_failure_count: number;
+  acknowledged_count: number;
+  missed_count: number;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+export interface Message {
+  id: string;
+  client_id: string;
+  queue_id: string;
+  name: string | null;
+  data: string;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+export const EVENT_TYPES = [
+  'api_key_added',
+  'api_key_updated',
+  'api_key_deleted',
+  'queue_added',
+  'queue_updated',
+  'queue_deleted',
+  'listener_added',
+  'listener_updated',
+  'listener_deleted',
+  'message_added',
+  'message_updated',
+  'message_deleted',
+  'message_published_ok',
+  'message_published_not_ok',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The kinds `GET /events?events=` filters by: an event's kind is the resource it is about. */
+export const EVENT_CATEGORIES = ['api_keys', 'listeners', 'messages', 'queues'] as const;
+export type EventCategory = (typeof EVENT_CATEGORIES)[number];
+
+export interface Ref {
+  id: string;
+  name: string | null;
+}
+export interface UsageEvent {
+  id: string;
+  client_id: string;
+  type: EventType;
+  stored_at: number;
+  api_key?: Ref;
+  queue?: Ref;
+  listener?: Ref;
+  message?: Ref;
+}
+
+export interface Page {
+  offset: number;
+  limit: number;
+}
+export interface PageOf<T> {
+  items: T[];
+  hasMore: boolean;
+}
+
+export interface EventQuery {
+  clientId: string;
+  category: EventCategory | undefined;
+  /** Exclusive cursor: events after (at, id) in (stored_at, id) order. */
+  after: { at: number; id: string };
+  limit: number;
+}
+
+export type EventCounts = Record<EventType, number>;
+export interface StatsWindows {
+  last24h: number;
+  last1h: number;
+  today: number;
+}
+
+export type ClientPatch = Partial<Pick<ApiClient, 'name' | 'status' | 'quotas'>>;
+export type KeyPatch = Partial<Pick<ApiKey, 'name' | 'status' | 'scopes'>>;
+export type QueuePatch = Partial<Pick<Queue, 'name' | 'schema' | 'schema_id'>>;
+export type ListenerPatch = Partial<Pick<Listener, 'name' | 'notify_url' | 'liveness_url'>>;
+export type MessagePatch = Partial<Pick<Message, 'name'>>;
+
+/** A write that may be conditional on the revision the client last saw (`If-Match`). */
+export interface Update<P> {
+  patch: P;
+  updatedAt: number;
+  expectedRevision?: number;
+  event?: UsageEvent;
+}
+
+/**
+ * Everything the server keeps. Every mutation that a usage event describes writes that event
+ * in the same transaction. Lookups are scoped by api client: a row of another client is not
+ * found. Errors: see ./errors.ts.
+ */
+export interface Store {
+  close(): Promise<void>;
+
+  // tenancy
+  rootClient(): Promise<ApiClient>;
+  createClient(client: ApiClient, firstKey: ApiKey): Promise<void>;
+  getClient(id: string): Promise<ApiClient | undefined>;
+  listClients(page: Page): Promise<PageOf<ApiClient>>;
+  updateClient(id: string, update: Update<ClientPatch>): Promise<ApiClient>;
+  deleteClient(id: string): Promise<void>;
+
+  // api keys
+  findKeyByHash(hash: string): Promise<{ key: ApiKey; client: ApiClient } | undefined>;
+  createKey(key: ApiKey, event: UsageEvent | undefined, maxKeys: number): Promise<void>;
+  upsertKey(key: ApiKey): Promise<void>;
+  getKey(clientId: string, id: string): Promise<ApiKey | undefined>;
+  listKeys(clientId: string, page: Page): Promise<PageOf<ApiKey>>;
+  updateKey(clientId: string, id: string, update: Update<KeyPatch>): Promise<ApiKey>;
+  deleteKey(clientId: string, id: string, event: UsageEvent): Promise<void>;
+  recordKeyUse(lastUsed: ReadonlyMap<string, number>): Promise<void>;
+
+  // queues
+  createQueue(queue: Queue, event: UsageEvent, maxQueues: number): Promise<void>;
+  getQueue(clientId: string, id: string): Promise<Queue | undefined>;
+  listQueues(clientId: string, page: Page): Promise<PageOf<Queue>>;
+  updateQueue(clientId: string, id: string, update: Update<QueuePatch>): Promise<Queue>;
+  deleteQueue(clientId: string, id: string, event: UsageEvent): Promise<void>;
+
+  // listeners
+  createListener(listener: Listener, event: UsageEvent, maxListeners: number): Promise<void>;
+  getListener(clientId: string, queueId: string, id: string): Promise<Listener | undefined>;
+  listListeners(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Listener>>;
+  updateListener(clientId: string, queueId: string, id: string, update: Update<ListenerPatch>): Promise<Listener>;
+  deleteListener(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void>;
+  missedMessageIds(listenerId: string, limit: number): Promise<string[]>;
+
+  // messages
+  createMessage(message: Message, event: UsageEvent): Promise<void>;
+  getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined>;
+  listMessages(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Message>>;
+  updateMessage(clientId: string, queueId: string, id: string, update: Update<MessagePatch>): Promise<Message>;
+  deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void>;
+
+  // usage events
+  listEvents(query: EventQuery): Promise<UsageEvent[]>;
+  countEvents(clientId: string, windows: StatsWindows): Promise<Record<keyof StatsWindows, EventCounts>>;
+  purgeEventsBefore(at: number, batch: number): Promise<number>;
+}
