@@ -9,6 +9,7 @@ import { KeyAuthenticator } from './http/keys.js';
 import { Lockout } from './http/lockout.js';
 import { RouteTable } from './http/methods.js';
 import { RateLimiter } from './http/rate-limit.js';
+import { validatorCompiler } from './http/validation.js';
 import { apiClientRoutes } from './http/routes/api-clients.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
 import { eventRoutes } from './http/routes/events.js';
@@ -65,10 +66,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
       const body = JSON.stringify(errorBody(400, 'malformed HTTP request'));
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });
 
   installBodyParsing(app);
+  app.setValidatorCompiler(validatorCompiler());
   const routes = new RouteTable();
   app.addHook('onRoute', (route) => routes.add(route));
   app.addHook('onRequest', guard({ keys: services.keys, lockout: new Lockout(config.lockoutThreshold, config.lockoutWindowMs, config.lockoutDurationMs), rateLimiter: new RateLimiter(config.rateLimitPerMinute), now }));
