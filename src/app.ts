@@ -38,7 +38,7 @@ function apiRoutes(app: FastifyInstance, services: Services): void {
   listenerRoutes(app, services);
   messageRoutes(app, services);
   eventRoutes(app, services);
-  healthRoutes(app);
+  healthRoutes(app, services);
 }
 
 export function buildApp(options: AppOptions): { app: FastifyInstance; services: Services } {
@@ -51,6 +51,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
     keys: new KeyAuthenticator(store, now),
     schemas: new SchemaCache(),
     resolveHost: options.resolveHost ?? systemResolver,
+    draining: false,
   };
 
   const app: FastifyInstance = Fastify({
@@ -59,6 +60,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: bodyLimitFor(config.maxDataBytes),
     trustProxy: false,
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Malformed HTTP still gets the API's error shape.
     clientErrorHandler: (err, socket) => {
@@ -72,9 +74,22 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
   app.setValidatorCompiler(validatorCompiler());
   const routes = new RouteTable();
   app.addHook('onRoute', (route) => routes.add(route));
-  app.addHook('onRequest', guard({ keys: services.keys, lockout: new Lockout(config.lockoutThreshold, config.lockoutWindowMs, config.lockoutDurationMs), rateLimiter: new RateLimiter(config.rateLimitPerMinute), now }));
+  app.addHook(
+    'onRequest',
+    guard({
+      keys: services.keys,
+      lockout: new Lockout(config.lockoutThreshold, config.lockoutWindowMs, config.lockoutDurationMs),
+      rateLimiter: new RateLimiter(config.rateLimitPerMinute),
+      now,
+      draining: () => services.draining,
+    }),
+  );
   app.addHook('onSend', shapeResponse);
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(errorHandler((err) => store.isUnavailable(err)));
+  // Requests still arriving while the server drains get the API's own 503 (see guard).
+  app.addHook('preClose', async () => {
+    services.draining = true;
+  });
   app.setNotFoundHandler(routes.notFoundHandler());
   app.register(async (scope) => apiRoutes(scope, services));
   app.register(async (scope) => apiRoutes(scope, services), { prefix: '/v1' });

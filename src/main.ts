@@ -29,13 +29,11 @@ async function serve(config: Config): Promise<void> {
   const generated = await ensureRootKey(store, config.rootApiKey, Date.now());
   const { app, services } = buildApp({ config, store, logger });
   const address = await app.listen({ port: config.port, host: config.host });
-  const shown = address.replace('0.0.0.0', 'localhost');
-  process.stdout.write(`discue is serving the API at ${config.publicUrl ?? shown}\n`);
-  if (generated) {
-    process.stdout.write(
-      `\nThe root api key (shown this once; only its hash is kept, set DISCUE_ROOT_API_KEY to choose your own):\n\n  ${generated}\n\n`,
-    );
-  }
+  // One write, so whoever reads the banner sees the key together with the URL.
+  const rootKeyNote = generated
+    ? `\nThe root api key (shown this once; only its hash is kept, set DISCUE_ROOT_API_KEY to choose your own):\n\n  ${generated}\n\n`
+    : '';
+  process.stdout.write(`discue is serving the API at ${config.publicUrl ?? address.replace('0.0.0.0', 'localhost')}\n${rootKeyNote}`);
 
   const chores = [
     setInterval(() => void services.keys.flushLastUsed().catch((err) => logger.error({ err }, 'recording key use failed')), KEY_USE_FLUSH_MS),

@@ -58,11 +58,23 @@ function fromFastifyError(err: FastifyError): HttpError | undefined {
   return undefined;
 }
 
-export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const known = err instanceof HttpError ? err : (fromStoreError(err) ?? fromFastifyError(err));
-  if (!known) {
-    request.log.error({ err }, 'unexpected failure');
-    return reply.code(500).send(errorBody(500));
-  }
-  return reply.code(known.status).headers(known.headers).send(errorBody(known.status, known.detail, known.errors));
+// How long a client should wait before retrying a 503.
+export const RETRY_AFTER_SECONDS = '5';
+
+export const unavailable = (detail: string) => new HttpError(503, detail, undefined, { 'retry-after': RETRY_AFTER_SECONDS });
+
+/** Every error becomes the API's JSON error; only unexpected ones are logged, and never sent. */
+export function errorHandler(storeUnavailable: (err: unknown) => boolean) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    let known = err instanceof HttpError ? err : (fromStoreError(err) ?? fromFastifyError(err));
+    if (!known && storeUnavailable(err)) {
+      request.log.warn({ err }, 'storage unavailable');
+      known = unavailable('storage is unavailable; retry later');
+    }
+    if (!known) {
+      request.log.error({ err }, 'unexpected failure');
+      return reply.code(500).send(errorBody(500));
+    }
+    return reply.code(known.status).headers(known.headers).send(errorBody(known.status, known.detail, known.errors));
+  };
 }

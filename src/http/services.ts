@@ -12,4 +12,6 @@ export interface Services {
   schemas: SchemaCache;
   resolveHost: HostResolver;
   now: () => number;
+  /** Set when the server begins to shut down: new requests get 503. */
+  draining: boolean;
 }

@@ -154,10 +154,12 @@ export interface Update<P> {
  */
 export interface Store {
   close(): Promise<void>;
+  /** Whether an error means the storage is unavailable for now (503), not a bug (500). */
+  isUnavailable(err: unknown): boolean;
 
   // tenancy
   rootClient(): Promise<ApiClient>;
-  createClient(client: ApiClient, firstKey: ApiKey): Promise<void>;
+  createClient(client: ApiClient, firstKey: ApiKey, event: UsageEvent): Promise<void>;
   getClient(id: string): Promise<ApiClient | undefined>;
   listClients(page: Page): Promise<PageOf<ApiClient>>;
   updateClient(id: string, update: Update<ClientPatch>): Promise<ApiClient>;

@@ -6,7 +6,7 @@ import { HttpError } from '../errors.js';
 import { hashKey, newKeySecret } from '../keys.js';
 import { linker } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
-import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
+import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 
@@ -95,7 +95,7 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
         last_used_at: null,
         revision: 1,
       };
-      await store.createClient(client, firstKey);
+      await store.createClient(client, firstKey, usageEvent('api_key_added', client.id, at, { api_key: ref(firstKey) }));
       const link = linker(request, services.config.publicUrl);
       return reply.send({
         api_client: clientView(client, services),

@@ -87,6 +87,9 @@ function eventCategory(type: EventType): string {
   return `${type.split('_')[0] === 'api' ? 'api_key' : type.split('_')[0]}s`;
 }
 
+// Failures of the disk or of concurrent access, not of the request: worth retrying later.
+const UNAVAILABLE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PROTOCOL'];
+
 // Mutable columns per table: the only names ever interpolated into SQL.
 const MUTABLE: Record<string, readonly string[]> = {
   api_clients: ['name', 'status', 'quotas'],
@@ -201,6 +204,12 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
+  isUnavailable(err: unknown): boolean {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return UNAVAILABLE_CODES.some((c) => code.startsWith(c));
+    return err instanceof TypeError && /database connection is not open/.test(err.message);
+  }
+
   // ---- tenancy ---------------------------------------------------------------------------
 
   async rootClient(): Promise<ApiClient> {
@@ -221,10 +230,11 @@ export class SqliteStore implements Store {
     return root;
   }
 
-  async createClient(client: ApiClient, firstKey: ApiKey): Promise<void> {
+  async createClient(client: ApiClient, firstKey: ApiKey, event: UsageEvent): Promise<void> {
     this.db.transaction(() => {
       this.insertUnique('api_clients', client, 'name', client.name);
       this.insert('api_keys', firstKey);
+      this.recordEvent(event);
     }).immediate();
   }
 
