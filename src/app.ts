@@ -26,6 +26,8 @@ export interface AppOptions {
   logger: FastifyBaseLogger;
   now?: () => number;
   resolveHost?: HostResolver;
+  /** Called after messages are stored, to wake an in-process delivery worker. */
+  onPublished?: () => void;
 }
 
 // Room for JSON escaping around the largest `data` a message may carry.
@@ -52,6 +54,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
     schemas: new SchemaCache(),
     resolveHost: options.resolveHost ?? systemResolver,
     draining: false,
+    onPublished: options.onPublished ?? (() => {}),
   };
 
   const app: FastifyInstance = Fastify({

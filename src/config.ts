@@ -23,6 +23,10 @@ export interface Config {
   lockoutWindowMs: number;
   lockoutDurationMs: number;
   maxDataBytes: number;
+  messageRetentionMs: number;
+  deliveryConcurrency: number;
+  listenerConcurrency: number;
+  pollIntervalMs: number;
   quotas: Quotas;
   logLevel: string;
 }
@@ -88,6 +92,10 @@ export function loadConfig(env: Env = process.env): Config {
     lockoutWindowMs: read(env, 'DISCUE_LOCKOUT_WINDOW', 60_000, duration, 'a duration such as 1m'),
     lockoutDurationMs: read(env, 'DISCUE_LOCKOUT_DURATION', 300_000, duration, 'a duration such as 5m'),
     maxDataBytes: read(env, 'DISCUE_MAX_DATA_SIZE', 1_048_576, byteSize, 'a size in bytes such as 1048576 or 1MiB'),
+    messageRetentionMs: read(env, 'DISCUE_MESSAGE_RETENTION', 7 * 86_400_000, duration, 'a duration such as 7d'),
+    deliveryConcurrency: read(env, 'DISCUE_DELIVERY_CONCURRENCY', 256, integer(1, 100_000), 'a whole number of deliveries in flight'),
+    listenerConcurrency: read(env, 'DISCUE_LISTENER_CONCURRENCY', 16, integer(1, 10_000), 'a whole number of deliveries in flight per listener'),
+    pollIntervalMs: read(env, 'DISCUE_POLL_INTERVAL', 1_000, duration, 'a duration such as 1s'),
     quotas: {
       max_queues: read(env, 'DISCUE_MAX_QUEUES', 1000, integer(0, 1e9), 'a whole number'),
       max_listeners: read(env, 'DISCUE_MAX_LISTENERS', 1000, integer(0, 1e9), 'a whole number'),

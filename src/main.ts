@@ -1,15 +1,18 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { startDelivery, type DeliveryService } from './delivery/service.js';
 import { ensureRootKey } from './root-key.js';
 import { openSqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/types.js';
 
-const USAGE = `Usage: discue <command>
+const USAGE = `Usage: discue <command> [options]
 
 Commands:
-  serve     serve the API (PORT, default 3000) on the store in DISCUE_DATA_DIR
-  help      show this text
+  serve               serve the API (PORT, default 3000) and deliver messages
+  serve --no-worker   serve the API only; a separate \`discue worker\` delivers
+  worker              deliver messages and probe listeners, without the API
+  help                show this text
 
 Configuration is read from environment variables; see the README.`;
 
@@ -23,12 +26,29 @@ function openStore(config: Config): Store {
   return openSqliteStore(config.dataDir);
 }
 
-async function serve(config: Config): Promise<void> {
+/** Runs `stop` once on SIGINT or SIGTERM, then exits. */
+function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  const handle = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', handle);
+  process.once('SIGTERM', handle);
+}
+
+async function serve(config: Config, withWorker: boolean): Promise<void> {
   const logger = pino({ level: config.logLevel });
   const store = openStore(config);
   const generated = await ensureRootKey(store, config.rootApiKey, Date.now());
-  const { app, services } = buildApp({ config, store, logger });
+  let delivery: DeliveryService | undefined;
+  const { app, services } = buildApp({ config, store, logger, onPublished: () => delivery?.worker.wake() });
   const address = await app.listen({ port: config.port, host: config.host });
+  if (withWorker) delivery = startDelivery(store, config, logger);
   // One write, so whoever reads the banner sees the key together with the URL.
   const rootKeyNote = generated
     ? `\nThe root api key (shown this once; only its hash is kept, set DISCUE_ROOT_API_KEY to choose your own):\n\n  ${generated}\n\n`
@@ -39,29 +59,36 @@ async function serve(config: Config): Promise<void> {
     setInterval(() => void services.keys.flushLastUsed().catch((err) => logger.error({ err }, 'recording key use failed')), KEY_USE_FLUSH_MS),
     setInterval(() => void store.purgeEventsBefore(Date.now() - EVENT_RETENTION_MS, 10_000).catch((err) => logger.error({ err }, 'purging events failed')), EVENT_PURGE_MS),
   ];
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+  onShutdown(logger, async () => {
     chores.forEach(clearInterval);
     await app.close();
+    await delivery?.stop();
     await services.keys.flushLastUsed();
     await store.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  });
+}
+
+async function work(config: Config): Promise<void> {
+  const logger = pino({ level: config.logLevel });
+  const store = openStore(config);
+  const delivery = startDelivery(store, config, logger);
+  process.stdout.write('discue worker is delivering messages\n');
+  onShutdown(logger, async () => {
+    await delivery.stop();
+    await store.close();
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command = 'help'] = argv;
+  const [command = 'help', ...options] = argv;
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (command !== 'serve') {
-    process.stderr.write(`discue: unknown command "${command}"\n\n${USAGE}\n`);
-    process.exit(2);
-  }
-  await serve(loadConfig());
+  if (command === 'serve' && options.every((o) => o === '--no-worker')) return serve(loadConfig(), !options.includes('--no-worker'));
+  if (command === 'worker' && options.length === 0) return work(loadConfig());
+  process.stderr.write(`discue: unknown command "${argv.join(' ')}"\n\n${USAGE}\n`);
+  process.exit(2);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

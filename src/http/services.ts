@@ -12,6 +12,8 @@ export interface Services {
   schemas: SchemaCache;
   resolveHost: HostResolver;
   now: () => number;
+  /** New deliveries were stored: the worker should look now. */
+  onPublished: () => void;
   /** Set when the server begins to shut down: new requests get 503. */
   draining: boolean;
 }

@@ -56,6 +56,12 @@ export interface Listener {
   liveness_failure_count: number;
   acknowledged_count: number;
   missed_count: number;
+  /** The secret before the last rotation, still signed with until `previous_secret_until`. */
+  previous_secret: string | null;
+  previous_secret_until: number | null;
+  /** Consecutive probe results: positive successes, negative failures. */
+  liveness_streak: number;
+  next_probe_at: number;
   created_at: number;
   updated_at: number;
   revision: number;
@@ -133,6 +139,58 @@ export interface StatsWindows {
   today: number;
 }
 
+export type DeliveryState = 'pending' | 'held' | 'acknowledged' | 'missed';
+
+/** A claimed delivery: everything needed to send it without another query. */
+export interface DeliveryJob {
+  message: { id: string; name: string | null; data: string; created_at: number };
+  queue: { id: string; name: string };
+  listener: Pick<Listener, 'id' | 'name' | 'client_id' | 'notify_url' | 'secret' | 'previous_secret' | 'previous_secret_until'>;
+  /** Attempts completed before this one. */
+  attempts: number;
+}
+
+export interface ClaimRequest {
+  now: number;
+  leaseUntil: number;
+  limit: number;
+  /** Most deliveries one listener may have in flight. */
+  perListener: number;
+  /** Deliveries in flight per listener now. */
+  inFlight: ReadonlyMap<string, number>;
+}
+
+/** What became of one attempt. `retry` and `missed` carry the failure. */
+export type DeliveryOutcome = {
+  messageId: string;
+  listenerId: string;
+  at: number;
+  status: number | null;
+  error: string | null;
+  event?: UsageEvent;
+} & ({ kind: 'acknowledged' } | { kind: 'retry'; dueAt: number } | { kind: 'missed' });
+
+/** A message's delivery to one listener, as its GET shows it. */
+export interface DeliveryView {
+  listener: Ref;
+  state: DeliveryState;
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_attempt_at: number | null;
+  next_attempt_at: number | null;
+}
+
+export interface ProbeTarget {
+  id: string;
+  liveness_url: string;
+}
+
+export interface LivenessChange {
+  from: LivenessState;
+  to: LivenessState;
+}
+
 export type ClientPatch = Partial<Pick<ApiClient, 'name' | 'status' | 'quotas'>>;
 export type KeyPatch = Partial<Pick<ApiKey, 'name' | 'status' | 'scopes'>>;
 export type QueuePatch = Partial<Pick<Queue, 'name' | 'schema' | 'schema_id'>>;
@@ -189,6 +247,7 @@ export interface Store {
   updateListener(clientId: string, queueId: string, id: string, update: Update<ListenerPatch>): Promise<Listener>;
   deleteListener(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void>;
   missedMessageIds(listenerId: string, limit: number): Promise<string[]>;
+  rotateListenerSecret(clientId: string, queueId: string, id: string, secret: string, previousUntil: number, at: number): Promise<Listener>;
 
   // messages
   createMessage(message: Message, event: UsageEvent): Promise<void>;
@@ -196,6 +255,22 @@ export interface Store {
   listMessages(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Message>>;
   updateMessage(clientId: string, queueId: string, id: string, update: Update<MessagePatch>): Promise<Message>;
   deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void>;
+
+  // delivery
+  /** Leases due deliveries until `claim.leaseUntil`, as many as the listeners have room for. */
+  claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]>;
+  recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void>;
+  /** When the earliest pending delivery falls due, if any. */
+  nextDueAt(): Promise<number | undefined>;
+  deliveriesOf(messageId: string): Promise<DeliveryView[]>;
+  /** Sends missed messages (all, or those listed) to the listener again; returns how many. */
+  redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number>;
+  /** Listeners whose probe is due, each pushed to `nextProbeAt`. */
+  claimProbes(now: number, nextProbeAt: number, limit: number): Promise<ProbeTarget[]>;
+  /** Counts a probe result; a listener that turns dead holds its deliveries, one that revives resumes them. */
+  recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined>;
+  /** Deletes up to `batch` messages older than `before` whose every delivery was acknowledged. */
+  purgeAcknowledgedMessages(before: number, batch: number): Promise<number>;
 
   // usage events
   listEvents(query: EventQuery): Promise<UsageEvent[]>;

@@ -60,6 +60,9 @@ async function listenerView(listener: Listener, services: Services) {
   };
 }
 
+// After a rotation, deliveries are signed with the old secret too for this long.
+const SECRET_OVERLAP_MS = 24 * 3_600_000;
+
 // The newest missed message ids a listener's GET lists; `missed_count` tells how many in all.
 const MISSED_SHOWN = 100;
 
@@ -95,6 +98,10 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
         liveness_failure_count: 0,
         acknowledged_count: 0,
         missed_count: 0,
+        previous_secret: null,
+        previous_secret_until: null,
+        liveness_streak: 0,
+        next_probe_at: at + Math.floor(Math.random() * services.config.livenessIntervalMs),
         created_at: at,
         updated_at: at,
         revision: 1,
@@ -155,6 +162,36 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
         event: usageEvent('listener_updated', current.client_id, at, { listener: ref({ id: current.id, name: patch.name ?? current.name }) }),
       });
       return sendOne(reply, 'listener', await listenerView(listener, services), listenerLinks(request, services, listener), listener.revision);
+    },
+  );
+
+  app.post<{ Params: ListenerParams }>(
+    '/queues/:queue_id/listeners/:listener_id/secret/rotate',
+    { config: write, schema: { params: listenerParams } },
+    async (request, reply) => {
+      const current = await requestedListener(request);
+      const at = services.now();
+      const listener = await store.rotateListenerSecret(current.client_id, current.queue_id, current.id, newListenerSecret(), at + SECRET_OVERLAP_MS, at);
+      const view = { ...(await listenerView(listener, services)), secret: listener.secret, previous_secret_valid_until: listener.previous_secret_until };
+      return sendOne(reply, 'listener', view, listenerLinks(request, services, listener), listener.revision);
+    },
+  );
+
+  app.post<{ Params: ListenerParams; Body: { message_ids?: string[] } | undefined }>(
+    '/queues/:queue_id/listeners/:listener_id/redeliver',
+    {
+      config: write,
+      schema: {
+        params: listenerParams,
+        body: { type: ['object', 'null'], properties: { message_ids: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64 } } } },
+      },
+    },
+    async (request, reply) => {
+      const listener = await requestedListener(request);
+      const count = await store.redeliver(listener.id, request.body?.message_ids, services.now());
+      if (count > 0) services.onPublished();
+      const view = await listenerView(await store.getListener(listener.client_id, listener.queue_id, listener.id).then((l) => found(l, 'listener')), services);
+      return reply.send({ listener: view, redelivered: count, _links: listenerLinks(request, services, listener) });
     },
   );
 

@@ -80,6 +80,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
         revision: 1,
       };
       await store.createMessage(message, usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) }));
+      services.onPublished();
       return sendOne(reply, 'message', { id: message.id, name: message.name, queue_id: queue.id, created_at: at }, messageLinks(request, services, message), 1);
     },
   });
@@ -111,7 +112,8 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: read, schema: { params: messageParams } }, async (request, reply) => {
     const message = await requestedMessage(request);
-    return sendOne(reply, 'message', messageView(message), messageLinks(request, services, message), message.revision);
+    const view = { ...messageView(message), deliveries: await store.deliveriesOf(message.id) };
+    return sendOne(reply, 'message', view, messageLinks(request, services, message), message.revision);
   });
 
   app.put<{ Params: MessageParams; Body: { name: string | null } }>(

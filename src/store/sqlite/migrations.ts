@@ -84,4 +84,31 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX usage_events_by_time ON usage_events(stored_at);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- One row per (message, listener that existed when the message was stored). state:
+      -- pending (due at due_at; a claim pushes due_at forward as a lease), held (the listener
+      -- is dead: waits without burning attempts), acknowledged, missed.
+      CREATE TABLE deliveries (
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        listener_id TEXT NOT NULL REFERENCES listeners(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_status INTEGER,
+        last_error TEXT,
+        last_attempt_at INTEGER,
+        completed_at INTEGER,
+        PRIMARY KEY (message_id, listener_id)
+      );
+      CREATE INDEX deliveries_due ON deliveries(due_at) WHERE state = 'pending';
+      CREATE INDEX deliveries_by_listener ON deliveries(listener_id, state, completed_at);
+      ALTER TABLE listeners ADD COLUMN previous_secret TEXT;
+      ALTER TABLE listeners ADD COLUMN previous_secret_until INTEGER;
+      ALTER TABLE listeners ADD COLUMN liveness_streak INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE listeners ADD COLUMN next_probe_at INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX listeners_probe_due ON listeners(next_probe_at);
+    `,
+  },
 ];

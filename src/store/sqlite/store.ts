@@ -6,7 +6,15 @@ import {
   EVENT_TYPES,
   type ApiClient,
   type ApiKey,
+  type ClaimRequest,
   type ClientPatch,
+  type DeliveryJob,
+  type DeliveryOutcome,
+  type DeliveryState,
+  type DeliveryView,
+  type LivenessChange,
+  type LivenessState,
+  type ProbeTarget,
   type EventCounts,
   type EventQuery,
   type EventType,
@@ -24,6 +32,7 @@ import {
   type Update,
   type UsageEvent,
 } from '../types.js';
+import { nextLiveness } from '../../domain/liveness.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -359,9 +368,21 @@ export class SqliteStore implements Store {
     this.deleteRow('listeners', { id, queue_id: queueId, client_id: clientId }, event);
   }
 
-  async missedMessageIds(): Promise<string[]> {
-    // Deliveries are not recorded yet, so nothing can have been missed.
-    return [];
+  async missedMessageIds(listenerId: string, limit: number): Promise<string[]> {
+    return this.stmt(
+      "SELECT message_id FROM deliveries WHERE listener_id = ? AND state = 'missed' ORDER BY completed_at DESC LIMIT ?",
+    ).pluck().all(listenerId, limit) as string[];
+  }
+
+  async rotateListenerSecret(clientId: string, queueId: string, id: string, secret: string, previousUntil: number, at: number): Promise<Listener> {
+    const where = 'id = ? AND queue_id = ? AND client_id = ?';
+    return this.db.transaction(() => {
+      const { changes } = this.stmt(
+        `UPDATE listeners SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?, revision = revision + 1 WHERE ${where}`,
+      ).run(previousUntil, secret, at, id, queueId, clientId);
+      if (changes === 0) throw new NotFoundError('listener');
+      return toListener(this.stmt(`SELECT * FROM listeners WHERE ${where}`).get(id, queueId, clientId) as Row);
+    }).immediate();
   }
 
   // ---- messages --------------------------------------------------------------------------
@@ -369,6 +390,11 @@ export class SqliteStore implements Store {
   async createMessage(message: Message, event: UsageEvent): Promise<void> {
     this.db.transaction(() => {
       this.insert('messages', message);
+      // A delivery for every listener the queue has now; a dead listener's waits (held).
+      this.stmt(
+        `INSERT INTO deliveries (message_id, listener_id, state, due_at)
+         SELECT ?, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, ? FROM listeners WHERE queue_id = ?`,
+      ).run(message.id, message.created_at, message.queue_id);
       this.recordEvent(event);
     }).immediate();
   }
@@ -390,6 +416,140 @@ export class SqliteStore implements Store {
 
   async deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
     this.deleteRow('messages', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  // ---- delivery --------------------------------------------------------------------------
+
+  async claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]> {
+    const room = new Map<string, number>();
+    for (const [id, n] of claim.inFlight) room.set(id, claim.perListener - n);
+    // Full listeners are left out in SQL, so one with a long backlog cannot fill every batch.
+    const skipListeners = [...room].filter(([, r]) => r <= 0).map(([id]) => id);
+    const skip = skipListeners.length > 0 ? `AND d.listener_id NOT IN (${skipListeners.map(() => '?').join(', ')})` : '';
+    const sql = `SELECT d.rowid AS rowid, d.attempts, m.id AS m_id, m.name AS m_name, m.data, m.created_at AS m_created_at,
+        q.id AS q_id, q.name AS q_name, l.id AS l_id, l.name AS l_name, l.client_id, l.notify_url, l.secret,
+        l.previous_secret, l.previous_secret_until
+      FROM deliveries d
+        JOIN messages m ON m.id = d.message_id
+        JOIN listeners l ON l.id = d.listener_id
+        JOIN queues q ON q.id = m.queue_id
+      WHERE d.state = 'pending' AND d.due_at <= ? ${skip}
+      ORDER BY d.due_at LIMIT ?`;
+    return this.db.transaction(() => {
+      const rows = this.stmt(sql).all(claim.now, ...skipListeners, claim.limit) as Row[];
+      const lease = this.stmt('UPDATE deliveries SET due_at = ? WHERE rowid = ?');
+      const taken = rows.filter((row) => {
+        const left = room.get(row.l_id as string) ?? claim.perListener;
+        room.set(row.l_id as string, left - 1);
+        return left > 0;
+      });
+      for (const row of taken) lease.run(claim.leaseUntil, row.rowid);
+      return taken.map(toJob);
+    }).immediate();
+  }
+
+  async recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+    const finish = this.stmt(
+      `UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?, completed_at = ?
+       WHERE message_id = ? AND listener_id = ? AND state = 'pending'`,
+    );
+    const retry = this.stmt(
+      `UPDATE deliveries SET due_at = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?
+       WHERE message_id = ? AND listener_id = ? AND state = 'pending'`,
+    );
+    const count = {
+      acknowledged: this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + 1 WHERE id = ?'),
+      missed: this.stmt('UPDATE listeners SET missed_count = missed_count + 1 WHERE id = ?'),
+    };
+    this.db.transaction(() => {
+      for (const o of outcomes) {
+        if (o.kind === 'retry') {
+          retry.run(o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId);
+          continue;
+        }
+        // Only a delivery still pending is finished: a redelivered or deleted one is left alone.
+        const { changes } = finish.run(o.kind, o.status, o.error, o.at, o.at, o.messageId, o.listenerId);
+        if (changes === 0) continue;
+        count[o.kind].run(o.listenerId);
+        this.recordEvent(o.event);
+      }
+    }).immediate();
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const at = this.stmt("SELECT min(due_at) FROM deliveries WHERE state = 'pending'").pluck().get() as number | null;
+    return at ?? undefined;
+  }
+
+  async deliveriesOf(messageId: string): Promise<DeliveryView[]> {
+    const rows = this.stmt(
+      `SELECT d.*, l.name AS l_name FROM deliveries d JOIN listeners l ON l.id = d.listener_id
+       WHERE d.message_id = ? ORDER BY l.created_at, l.id`,
+    ).all(messageId) as Row[];
+    return rows.map((r) => ({
+      listener: { id: r.listener_id as string, name: r.l_name as string },
+      state: r.state as DeliveryState,
+      attempts: r.attempts as number,
+      last_status_code: r.last_status as number | null,
+      last_error: r.last_error as string | null,
+      last_attempt_at: r.last_attempt_at as number | null,
+      next_attempt_at: r.state === 'pending' ? (r.due_at as number) : null,
+    }));
+  }
+
+  async redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number> {
+    // A dead listener's redeliveries wait with the rest of its deliveries.
+    const reset = `UPDATE deliveries SET due_at = ?2, attempts = 0, completed_at = NULL,
+        state = CASE (SELECT liveness_state FROM listeners WHERE id = ?1) WHEN 'dead' THEN 'held' ELSE 'pending' END
+      WHERE listener_id = ?1 AND state = 'missed'`;
+    return this.db.transaction(() => {
+      let changed = 0;
+      if (messageIds === undefined) {
+        changed = this.stmt(reset).run(listenerId, now).changes;
+      } else {
+        const one = this.stmt(`${reset} AND message_id = ?3`);
+        for (const id of messageIds) changed += one.run(listenerId, now, id).changes;
+      }
+      this.stmt('UPDATE listeners SET missed_count = max(0, missed_count - ?) WHERE id = ?').run(changed, listenerId);
+      return changed;
+    }).immediate();
+  }
+
+  async claimProbes(now: number, nextProbeAt: number, limit: number): Promise<ProbeTarget[]> {
+    return this.db.transaction(() => {
+      const due = this.stmt('SELECT id, liveness_url FROM listeners WHERE next_probe_at <= ? ORDER BY next_probe_at LIMIT ?').all(now, limit) as ProbeTarget[];
+      const push = this.stmt('UPDATE listeners SET next_probe_at = ? WHERE id = ?');
+      for (const target of due) push.run(nextProbeAt, target.id);
+      return due;
+    }).immediate();
+  }
+
+  async recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined> {
+    return this.db.transaction(() => {
+      const row = this.stmt('SELECT liveness_state, liveness_streak FROM listeners WHERE id = ?').get(listenerId) as Row | undefined;
+      if (!row) return undefined;
+      const from = row.liveness_state as LivenessState;
+      const next = nextLiveness(from, row.liveness_streak as number, ok);
+      this.stmt(
+        `UPDATE listeners SET liveness_state = ?, liveness_streak = ?,
+           liveness_success_count = liveness_success_count + ?, liveness_failure_count = liveness_failure_count + ? WHERE id = ?`,
+      ).run(next.state, next.streak, ok ? 1 : 0, ok ? 0 : 1, listenerId);
+      if (next.state === 'dead' && from !== 'dead') {
+        this.stmt("UPDATE deliveries SET state = 'held' WHERE listener_id = ? AND state = 'pending'").run(listenerId);
+      } else if (from === 'dead' && next.state !== 'dead') {
+        this.stmt("UPDATE deliveries SET state = 'pending', due_at = ? WHERE listener_id = ? AND state = 'held'").run(at, listenerId);
+      }
+      return { from, to: next.state };
+    }).immediate();
+  }
+
+  async purgeAcknowledgedMessages(before: number, batch: number): Promise<number> {
+    return this.stmt(
+      `DELETE FROM messages WHERE id IN (
+         SELECT m.id FROM messages m WHERE m.created_at < ?
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state != 'acknowledged')
+         LIMIT ?)`,
+    ).run(before, batch).changes;
   }
 
   // ---- usage events ----------------------------------------------------------------------
@@ -421,6 +581,23 @@ export class SqliteStore implements Store {
   async purgeEventsBefore(at: number, batch: number): Promise<number> {
     return this.stmt('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < ? LIMIT ?)').run(at, batch).changes;
   }
+}
+
+function toJob(r: Row): DeliveryJob {
+  return {
+    message: { id: r.m_id as string, name: r.m_name as string | null, data: r.data as string, created_at: r.m_created_at as number },
+    queue: { id: r.q_id as string, name: r.q_name as string },
+    listener: {
+      id: r.l_id as string,
+      name: r.l_name as string,
+      client_id: r.client_id as string,
+      notify_url: r.notify_url as string,
+      secret: r.secret as string,
+      previous_secret: r.previous_secret as string | null,
+      previous_secret_until: r.previous_secret_until as number | null,
+    },
+    attempts: r.attempts as number,
+  };
 }
 
 /** Turns per-type rows of window sums into one complete count per window, zeros included. */

@@ -1,0 +1,50 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import type { Store } from '../store/types.js';
+import { LivenessProber } from './liveness.js';
+import { HttpSender } from './sender.js';
+import { DeliveryWorker } from './worker.js';
+
+const RETENTION_SWEEP_MS = 60_000;
+// Messages deleted per transaction: small enough never to hold the store for long.
+const RETENTION_BATCH = 1_000;
+
+export interface DeliveryService {
+  worker: DeliveryWorker;
+  prober: LivenessProber;
+  stop(): Promise<void>;
+}
+
+/** The broadcast: delivery worker, liveness prober and retention sweep, started together. */
+export function startDelivery(store: Store, config: Config, logger: FastifyBaseLogger): DeliveryService {
+  const sender = new HttpSender(config.deliveryTimeoutMs, config.allowPrivateTargets);
+  const worker = new DeliveryWorker(store, sender, config, logger);
+  const prober = new LivenessProber(store, sender, config.livenessIntervalMs, () => worker.wake(), logger);
+  let sweeping: Promise<void> = Promise.resolve();
+  const sweep = setInterval(() => {
+    sweeping = sweeping.then(async () => void (await purgeExpired(store, Date.now() - config.messageRetentionMs))).catch((err) => logger.error({ err }, 'purging messages failed'));
+  }, RETENTION_SWEEP_MS);
+  sweep.unref();
+  worker.start();
+  prober.start();
+  return {
+    worker,
+    prober,
+    stop: async () => {
+      clearInterval(sweep);
+      await Promise.all([worker.stop(), prober.stop(), sweeping]);
+      await sender.close();
+    },
+  };
+}
+
+/** Deletes acknowledged messages older than `before`, a batch per transaction. */
+export async function purgeExpired(store: Store, before: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await store.purgeAcknowledgedMessages(before, RETENTION_BATCH);
+    total += deleted;
+    if (deleted < RETENTION_BATCH) return total;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}

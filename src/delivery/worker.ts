@@ -1,0 +1,195 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { parseRetryAfter, retryDelay } from '../domain/retry.js';
+import { newId } from '../domain/ids.js';
+import type { DeliveryJob, DeliveryOutcome, Store } from '../store/types.js';
+import type { SendResult } from './sender.js';
+import { signatureHeader } from './signature.js';
+
+export interface DeliverySettings {
+  retrySchedule: readonly number[];
+  deliveryTimeoutMs: number;
+  /** Deliveries in flight at once, in all. */
+  deliveryConcurrency: number;
+  /** Deliveries in flight at once to one listener, so a slow one cannot starve the rest. */
+  listenerConcurrency: number;
+  /** Longest sleep between looks at the store: the safety net behind `wake`. */
+  pollIntervalMs: number;
+}
+
+export interface Sender {
+  send(method: 'POST', url: string, headers: Record<string, string>, body: string): Promise<SendResult>;
+}
+
+const CLAIM_BATCH = 100;
+const USER_AGENT = 'discue-webhooks/1';
+
+/**
+ * Pushes due deliveries to listeners. It claims them with a lease (a claimed delivery is due
+ * again when the lease ends, so a worker that dies mid-send loses nothing), sends them, and
+ * records the outcomes in batches. It sleeps until the earliest due delivery or a `wake`.
+ */
+export class DeliveryWorker {
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private readonly perListener = new Map<string, number>();
+  private readonly sends = new Set<Promise<void>>();
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
+  private pending: DeliveryOutcome[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private flushQueued = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly sender: Sender,
+    private readonly settings: DeliverySettings,
+    private readonly logger: FastifyBaseLogger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** New or newly due work: look at the store now instead of at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Stops claiming, lets sends in flight finish, and writes their outcomes. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+    await Promise.allSettled([...this.sends]);
+    await this.flush();
+  }
+
+  private get leaseMs(): number {
+    // Longer than any one send can take, so a live worker never loses its lease mid-send.
+    return 2 * this.settings.deliveryTimeoutMs + 5_000;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        const room = this.settings.deliveryConcurrency - this.inFlight;
+        const claimed = room > 0 ? await this.claim(Math.min(room, CLAIM_BATCH)) : 0;
+        if (claimed === 0 || this.inFlight >= this.settings.deliveryConcurrency) await this.sleep();
+      } catch (err) {
+        this.logger.error({ err }, 'claiming deliveries failed');
+        await this.sleep(this.settings.pollIntervalMs);
+      }
+    }
+  }
+
+  private async claim(limit: number): Promise<number> {
+    const now = this.now();
+    const jobs = await this.store.claimDeliveries({
+      now,
+      leaseUntil: now + this.leaseMs,
+      limit,
+      perListener: this.settings.listenerConcurrency,
+      inFlight: this.perListener,
+    });
+    for (const job of jobs) this.dispatch(job);
+    return jobs.length;
+  }
+
+  /** Sleeps until woken, the earliest due delivery, or the poll interval, whichever is first. */
+  private async sleep(maxMs = this.settings.pollIntervalMs): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
+    const nextDue = this.inFlight < this.settings.deliveryConcurrency ? await this.store.nextDueAt() : undefined;
+    const ms = nextDue === undefined ? maxMs : Math.min(maxMs, Math.max(0, nextDue - this.now()));
+    if (ms === 0 || this.woken) {
+      this.woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+    this.woken = false;
+  }
+
+  private dispatch(job: DeliveryJob): void {
+    const listenerId = job.listener.id;
+    this.inFlight += 1;
+    this.perListener.set(listenerId, (this.perListener.get(listenerId) ?? 0) + 1);
+    const send = this.attempt(job)
+      .then((outcome) => this.record(outcome))
+      .catch((err) => this.logger.error({ err, listener: listenerId }, 'delivery attempt failed unexpectedly'))
+      .finally(() => {
+        this.inFlight -= 1;
+        const left = (this.perListener.get(listenerId) ?? 1) - 1;
+        if (left > 0) this.perListener.set(listenerId, left);
+        else this.perListener.delete(listenerId);
+        this.sends.delete(send);
+        this.wake();
+      });
+    this.sends.add(send);
+  }
+
+  private async attempt(job: DeliveryJob): Promise<DeliveryOutcome> {
+    const body = JSON.stringify({ message: job.message, queue: job.queue });
+    const sentAt = this.now();
+    const timestamp = Math.floor(sentAt / 1000);
+    const result = await this.sender.send('POST', job.listener.notify_url, {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      'webhook-id': job.message.id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signatureHeader(job.listener, job.message.id, timestamp, body, sentAt),
+    }, body);
+    return this.outcomeOf(job, result);
+  }
+
+  private outcomeOf(job: DeliveryJob, result: SendResult): DeliveryOutcome {
+    const at = this.now();
+    const base = { messageId: job.message.id, listenerId: job.listener.id, at, status: result.status, error: result.error };
+    const refs = { queue: job.queue, listener: { id: job.listener.id, name: job.listener.name }, message: { id: job.message.id, name: job.message.name } };
+    const event = (type: 'message_published_ok' | 'message_published_not_ok') => ({ id: newId(), client_id: job.listener.client_id, type, stored_at: at, ...refs });
+    if (result.status !== null && result.status >= 200 && result.status < 300) {
+      return { ...base, kind: 'acknowledged', event: event('message_published_ok') };
+    }
+    const attempts = job.attempts + 1;
+    const scheduled = retryDelay(this.settings.retrySchedule, attempts);
+    if (scheduled === undefined) return { ...base, kind: 'missed', event: event('message_published_not_ok') };
+    const asked = result.status === 429 || result.status === 503 ? parseRetryAfter(result.retryAfter, at) : undefined;
+    return { ...base, kind: 'retry', dueAt: at + (asked ?? scheduled) };
+  }
+
+  /** Outcomes are written in batches: one transaction for all that finished meanwhile. */
+  private record(outcome: DeliveryOutcome): Promise<void> {
+    this.pending.push(outcome);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      this.flushing = this.flushing.then(() => this.flush());
+    }
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    try {
+      await this.store.recordOutcomes(batch);
+    } catch (err) {
+      // The leases run out and the deliveries are sent again: at least once, never lost.
+      this.logger.error({ err, count: batch.length }, 'recording delivery outcomes failed');
+    }
+  }
+}
