@@ -80,6 +80,8 @@ export class DeliveryWorker {
         const room = this.settings.deliveryConcurrency - this.inFlight;
         const claimed = room > 0 ? await this.claim(Math.min(room, CLAIM_BATCH)) : 0;
         if (claimed === 0 || this.inFlight >= this.settings.deliveryConcurrency) await this.sleep();
+        // The store answers synchronously underneath: let I/O run between claims.
+        else await new Promise<void>((resolve) => setImmediate(resolve));
       } catch (err) {
         this.logger.error({ err }, 'claiming deliveries failed');
         await this.sleep(this.settings.pollIntervalMs);
@@ -100,15 +102,20 @@ export class DeliveryWorker {
     return jobs.length;
   }
 
-  /** Sleeps until woken, the earliest due delivery, or the poll interval, whichever is first. */
+  /**
+   * Sleeps until woken (new work, or a send finished and freed room), the earliest due
+   * delivery, or the poll interval, whichever is first. Work that is due but was not claimed
+   * belongs to listeners without room: only a wake helps there.
+   */
   private async sleep(maxMs = this.settings.pollIntervalMs): Promise<void> {
     if (this.woken) {
       this.woken = false;
       return;
     }
-    const nextDue = this.inFlight < this.settings.deliveryConcurrency ? await this.store.nextDueAt() : undefined;
-    const ms = nextDue === undefined ? maxMs : Math.min(maxMs, Math.max(0, nextDue - this.now()));
-    if (ms === 0 || this.woken) {
+    const nextDue = await this.store.nextDueAt();
+    const now = this.now();
+    const ms = nextDue === undefined || nextDue <= now ? maxMs : Math.min(maxMs, nextDue - now);
+    if (this.woken) {
       this.woken = false;
       return;
     }

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureRootKey } from '../../src/root-key.js';
+import { startDelivery, type DeliveryService } from '../../src/delivery/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef';
@@ -55,7 +56,7 @@ export async function call<T = any>(baseUrl: string, method: string, path: strin
  * The real server on 127.0.0.1 over real HTTP, on a real SQLite file in a fresh directory
  * (or `dataDir`, to reopen one). `stop` keeps the data, `close` removes it.
  */
-export async function startServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+export async function startServer(env: Record<string, string> = {}, dataDir?: string, options: { delivery?: boolean } = {}): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'discue-test-'));
   const config = loadConfig({
     DISCUE_DATA_DIR: dir,
@@ -66,10 +67,14 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
   });
   const store = openSqliteStore(config.dataDir);
   await ensureRootKey(store, config.rootApiKey, Date.now());
-  const { app, services } = buildApp({ config, store, logger: pino({ level: 'silent' }) });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  let delivery: DeliveryService | undefined;
+  const { app, services } = buildApp({ config, store, logger, onPublished: () => delivery?.worker.wake() });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  if (options.delivery) delivery = startDelivery(store, config, logger);
   const stop = async () => {
     await app.close();
+    await delivery?.stop();
     await services.keys.flushLastUsed();
     await store.close();
   };

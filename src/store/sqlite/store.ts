@@ -499,16 +499,16 @@ export class SqliteStore implements Store {
 
   async redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number> {
     // A dead listener's redeliveries wait with the rest of its deliveries.
-    const reset = `UPDATE deliveries SET due_at = ?2, attempts = 0, completed_at = NULL,
-        state = CASE (SELECT liveness_state FROM listeners WHERE id = ?1) WHEN 'dead' THEN 'held' ELSE 'pending' END
-      WHERE listener_id = ?1 AND state = 'missed'`;
+    const reset = `UPDATE deliveries SET due_at = @now, attempts = 0, completed_at = NULL,
+        state = CASE (SELECT liveness_state FROM listeners WHERE id = @listener) WHEN 'dead' THEN 'held' ELSE 'pending' END
+      WHERE listener_id = @listener AND state = 'missed'`;
     return this.db.transaction(() => {
       let changed = 0;
       if (messageIds === undefined) {
-        changed = this.stmt(reset).run(listenerId, now).changes;
+        changed = this.stmt(reset).run({ listener: listenerId, now }).changes;
       } else {
-        const one = this.stmt(`${reset} AND message_id = ?3`);
-        for (const id of messageIds) changed += one.run(listenerId, now, id).changes;
+        const one = this.stmt(`${reset} AND message_id = @message`);
+        for (const message of messageIds) changed += one.run({ listener: listenerId, now, message }).changes;
       }
       this.stmt('UPDATE listeners SET missed_count = max(0, missed_count - ?) WHERE id = ?').run(changed, listenerId);
       return changed;
