@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { SchemaCache } from './domain/schema-cache.js';
 import { systemResolver, type HostResolver } from './domain/target-url.js';
-import { errorBody, errorHandler } from './http/errors.js';
+import { errorBody, errorHandler, HttpError } from './http/errors.js';
 import { guard } from './http/guard.js';
 import { KeyAuthenticator } from './http/keys.js';
 import { Lockout } from './http/lockout.js';
@@ -64,7 +64,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
     bodyLimit: bodyLimitFor(config.maxDataBytes),
     trustProxy: false,
     return503OnClosing: false,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Long path ids reach validation (a 400 naming the parameter) instead of the router's 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // Requests the router cannot even take apart (bad percent-escapes) get the API's 400.
+    frameworkErrors: (err, _request, reply) => void (reply as FastifyReply).code(400).send(errorBody(400, err.message)),
     // Malformed HTTP still gets the API's error shape.
     clientErrorHandler: (err, socket) => {
       if (!socket.writable) return socket.destroy(err);
@@ -108,8 +111,23 @@ function installBodyParsing(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
-    return parseJson(request, body as string, done);
+    return parseJson(request, body as string, (err, parsed) => {
+      if (err) return done(err, undefined);
+      if (!wellFormed(parsed)) return done(new HttpError(400, 'the body holds a string with a lone surrogate (not valid Unicode)'), undefined);
+      return done(null, parsed);
+    });
   });
+}
+
+/**
+ * Whether every string in a parsed body is valid Unicode: a lone surrogate (`"\ud800"`) would
+ * be stored as replacement characters, silently changing the data.
+ */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return value.isWellFormed();
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (value !== null && typeof value === 'object') return Object.entries(value).every(([k, v]) => k.isWellFormed() && wellFormed(v));
+  return true;
 }
 
 /**

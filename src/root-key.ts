@@ -31,8 +31,10 @@ function rootKey(id: string, clientId: string, secret: string, at: number): ApiK
 export async function ensureRootKey(store: Store, envSecret: string | undefined, now: number): Promise<string | undefined> {
   const root = await store.rootClient();
   if (envSecret !== undefined) {
-    const current = await store.getKey(root.id, ENV_KEY_ID);
-    if (current?.key_hash !== hashKey(envSecret)) await store.upsertKey(rootKey(ENV_KEY_ID, root.id, envSecret, now));
+    // The variable is the operator's word: the key it names is restored as a full, enabled
+    // root key at every start, and a key generated before it stops working.
+    await store.upsertKey(rootKey(ENV_KEY_ID, root.id, envSecret, now));
+    if (await store.getKey(root.id, GENERATED_KEY_ID)) await store.deleteKey(root.id, GENERATED_KEY_ID, undefined);
     return undefined;
   }
   if (await store.getKey(root.id, GENERATED_KEY_ID)) return undefined;

@@ -21,7 +21,11 @@ export class Lockout {
   recordFailure(source: string, now: number): void {
     let entry = this.failures.get(source);
     if (!entry || now - entry.windowStart >= this.windowMs) {
-      if (!entry && this.failures.size >= this.limit) this.prune(now);
+      if (!entry && this.failures.size >= this.limit) {
+        this.prune(now);
+        // Every tracked source is locked out: the map stays bounded, the newcomer untracked.
+        if (this.failures.size >= this.limit) return;
+      }
       entry = { count: 0, windowStart: now, lockedUntil: entry?.lockedUntil ?? 0 };
       this.failures.set(source, entry);
     }
@@ -29,10 +33,10 @@ export class Lockout {
     if (entry.count >= this.threshold) entry.lockedUntil = now + this.durationMs;
   }
 
+  /** Drops every source that is not locked out: a flood of sources must not lift a lock-out. */
   private prune(now: number): void {
     for (const [source, entry] of this.failures) {
-      if (entry.lockedUntil <= now && now - entry.windowStart >= this.windowMs) this.failures.delete(source);
+      if (entry.lockedUntil <= now) this.failures.delete(source);
     }
-    if (this.failures.size >= this.limit) this.failures.clear();
   }
 }

@@ -16,12 +16,18 @@ export function etagOf(revision: number): string {
   return `"r${revision}"`;
 }
 
-/** The revision `If-Match` expects, undefined without the header; a foreign tag never matches. */
+/**
+ * The revision `If-Match` expects: undefined without the header (or with `*`). Of a list of
+ * tags the first of ours counts; weak or foreign tags never match (If-Match compares strongly).
+ */
 export function expectedRevision(request: FastifyRequest): number | undefined {
   const header = request.headers['if-match'];
   if (header === undefined || header.trim() === '*') return undefined;
-  const match = /^(?:W\/)?"r(\d+)"$/.exec(header.trim());
-  return match ? Number(match[1]) : -1;
+  for (const tag of header.split(',')) {
+    const match = /^"r(\d+)"$/.exec(tag.trim());
+    if (match) return Number(match[1]);
+  }
+  return -1;
 }
 
 export function sendOne(reply: FastifyReply, key: string, value: unknown, links: Links, revision?: number) {

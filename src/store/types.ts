@@ -230,7 +230,7 @@ export interface Store {
   getKey(clientId: string, id: string): Promise<ApiKey | undefined>;
   listKeys(clientId: string, page: Page): Promise<PageOf<ApiKey>>;
   updateKey(clientId: string, id: string, update: Update<KeyPatch>): Promise<ApiKey>;
-  deleteKey(clientId: string, id: string, event: UsageEvent): Promise<void>;
+  deleteKey(clientId: string, id: string, event: UsageEvent | undefined): Promise<void>;
   recordKeyUse(lastUsed: ReadonlyMap<string, number>): Promise<void>;
 
   // queues

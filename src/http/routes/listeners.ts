@@ -159,7 +159,7 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
         patch,
         updatedAt: at,
         expectedRevision: expectedRevision(request),
-        event: usageEvent('listener_updated', current.client_id, at, { listener: ref({ id: current.id, name: patch.name ?? current.name }) }),
+        event: usageEvent('listener_updated', current.client_id, at, { queue: ref(await requestedQueue(request, services)), listener: ref({ id: current.id, name: patch.name ?? current.name }) }),
       });
       return sendOne(reply, 'listener', await listenerView(listener, services), listenerLinks(request, services, listener), listener.revision);
     },
@@ -197,7 +197,7 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
 
   app.delete<{ Params: ListenerParams }>('/queues/:queue_id/listeners/:listener_id', { config: write, schema: { params: listenerParams } }, async (request, reply) => {
     const listener = await requestedListener(request);
-    await store.deleteListener(listener.client_id, listener.queue_id, listener.id, usageEvent('listener_deleted', listener.client_id, services.now(), { listener: ref(listener) }));
+    await store.deleteListener(listener.client_id, listener.queue_id, listener.id, usageEvent('listener_deleted', listener.client_id, services.now(), { queue: ref(await requestedQueue(request, services)), listener: ref(listener) }));
     return sendOne(reply, 'listener', await listenerView(listener, services), listenerLinks(request, services, listener));
   });
 }

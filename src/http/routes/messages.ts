@@ -25,6 +25,11 @@ interface PublishBody {
 const messageParams = paramsSchema('queue_id', 'message_id');
 type MessageParams = QueueParams & { message_id: string };
 
+/** A message in a list: without its data, which may be large. */
+function messageSummary(message: Message) {
+  return { id: message.id, name: message.name, queue_id: message.queue_id, created_at: message.created_at, updated_at: message.updated_at };
+}
+
 function messageView(message: Message) {
   return {
     id: message.id,
@@ -92,7 +97,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
       link: linker(request, services.config.publicUrl),
       fetch: (page) => store.listMessages(request.principal.client.id, queueId, page),
       itemPath: (m) => `/queues/${m.queue_id}/messages/${m.id}`,
-      view: messageView,
+      view: messageSummary,
     });
 
   app.get<{ Querystring: PageQuery }>('/messages', { config: read, schema: { querystring: listQuerySchema } }, (request, reply) =>
@@ -126,7 +131,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
         patch: { name: request.body.name },
         updatedAt: at,
         expectedRevision: expectedRevision(request),
-        event: usageEvent('message_updated', current.client_id, at, { message: ref({ id: current.id, name: request.body.name }) }),
+        event: usageEvent('message_updated', current.client_id, at, { queue: ref(await requestedQueue(request, services)), message: ref({ id: current.id, name: request.body.name }) }),
       });
       return sendOne(reply, 'message', messageView(message), messageLinks(request, services, message), message.revision);
     },
@@ -134,7 +139,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
 
   app.delete<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: write, schema: { params: messageParams } }, async (request, reply) => {
     const message = await requestedMessage(request);
-    await store.deleteMessage(message.client_id, message.queue_id, message.id, usageEvent('message_deleted', message.client_id, services.now(), { message: ref(message) }));
+    await store.deleteMessage(message.client_id, message.queue_id, message.id, usageEvent('message_deleted', message.client_id, services.now(), { queue: ref(await requestedQueue(request, services)), message: ref(message) }));
     return sendOne(reply, 'message', messageView(message), messageLinks(request, services, message));
   });
 }

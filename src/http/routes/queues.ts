@@ -27,11 +27,12 @@ export type QueueParams = { queue_id: string };
 /** The schema columns for a definition, or a 400 naming every bad part of it. */
 function schemaColumns(definition: Record<string, unknown> | null): Pick<Queue, 'schema' | 'schema_id'> {
   if (definition === null) return { schema: null, schema_id: null };
-  if (JSON.stringify(definition).length > MAX_SCHEMA_BYTES) throw new HttpError(400, `schema is larger than ${MAX_SCHEMA_BYTES} bytes`);
+  // Compiled first: it bounds the depth, so measuring the size cannot overflow the stack.
   const compiled = compileSchema(definition);
   if (!compiled.ok) {
     throw new HttpError(400, `invalid schema: ${compiled.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, compiled.issues);
   }
+  if (JSON.stringify(definition).length > MAX_SCHEMA_BYTES) throw new HttpError(400, `schema is larger than ${MAX_SCHEMA_BYTES} bytes`);
   return { schema: definition, schema_id: schemaId(definition) };
 }
 

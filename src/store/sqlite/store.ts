@@ -301,7 +301,7 @@ export class SqliteStore implements Store {
     return toKey(this.updateRow('api_keys', { id, client_id: clientId }, update));
   }
 
-  async deleteKey(clientId: string, id: string, event: UsageEvent): Promise<void> {
+  async deleteKey(clientId: string, id: string, event: UsageEvent | undefined): Promise<void> {
     this.deleteRow('api_keys', { id, client_id: clientId }, event);
   }
 
