@@ -17,6 +17,7 @@ import { healthRoutes } from './http/routes/health.js';
 import { listenerRoutes } from './http/routes/listeners.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { queueRoutes } from './http/routes/queues.js';
+import { scheduleRoutes } from './http/routes/schedules.js';
 import type { Services } from './http/services.js';
 import type { Store } from './store/types.js';
 
@@ -28,6 +29,8 @@ export interface AppOptions {
   resolveHost?: HostResolver;
   /** Called after messages are stored, to wake an in-process delivery worker. */
   onPublished?: () => void;
+  /** Called after schedules change, to wake an in-process scheduler. */
+  onScheduled?: () => void;
 }
 
 // Room for JSON escaping around the largest `data` a message may carry.
@@ -39,6 +42,7 @@ function apiRoutes(app: FastifyInstance, services: Services): void {
   queueRoutes(app, services);
   listenerRoutes(app, services);
   messageRoutes(app, services);
+  scheduleRoutes(app, services);
   eventRoutes(app, services);
   healthRoutes(app, services);
 }
@@ -55,6 +59,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
     resolveHost: options.resolveHost ?? systemResolver,
     draining: false,
     onPublished: options.onPublished ?? (() => {}),
+    onScheduled: options.onScheduled ?? (() => {}),
   };
 
   const app: FastifyInstance = Fastify({

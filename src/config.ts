@@ -5,6 +5,7 @@ export interface Quotas {
   max_queues: number;
   max_listeners: number;
   max_api_keys: number;
+  max_schedules: number;
 }
 
 export interface Config {
@@ -100,6 +101,7 @@ export function loadConfig(env: Env = process.env): Config {
       max_queues: read(env, 'DISCUE_MAX_QUEUES', 1000, integer(0, 1e9), 'a whole number'),
       max_listeners: read(env, 'DISCUE_MAX_LISTENERS', 1000, integer(0, 1e9), 'a whole number'),
       max_api_keys: read(env, 'DISCUE_MAX_API_KEYS', 100, integer(0, 1e9), 'a whole number'),
+      max_schedules: read(env, 'DISCUE_MAX_SCHEDULES', 100, integer(0, 1e9), 'a whole number'),
     },
     logLevel: read(env, 'DISCUE_LOG_LEVEL', 'info', (raw) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined), 'one of fatal, error, warn, info, debug, trace, silent'),
   };

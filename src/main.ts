@@ -46,7 +46,13 @@ async function serve(config: Config, withWorker: boolean): Promise<void> {
   const store = openStore(config);
   const generated = await ensureRootKey(store, config.rootApiKey, Date.now());
   let delivery: DeliveryService | undefined;
-  const { app, services } = buildApp({ config, store, logger, onPublished: () => delivery?.worker.wake() });
+  const { app, services } = buildApp({
+    config,
+    store,
+    logger,
+    onPublished: () => delivery?.worker.wake(),
+    onScheduled: () => delivery?.scheduler.wake(),
+  });
   const address = await app.listen({ port: config.port, host: config.host });
   if (withWorker) delivery = startDelivery(store, config, logger);
   // One write, so whoever reads the banner sees the key together with the URL.

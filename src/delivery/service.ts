@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import type { Store } from '../store/types.js';
+import { SchemaCache } from '../domain/schema-cache.js';
+import { Scheduler } from '../scheduling/scheduler.js';
 import { LivenessProber } from './liveness.js';
 import { HttpSender } from './sender.js';
 import { DeliveryWorker } from './worker.js';
@@ -12,14 +14,19 @@ const RETENTION_BATCH = 1_000;
 export interface DeliveryService {
   worker: DeliveryWorker;
   prober: LivenessProber;
+  scheduler: Scheduler;
   stop(): Promise<void>;
 }
 
-/** The broadcast: delivery worker, liveness prober and retention sweep, started together. */
+/**
+ * The background of a discue process: delivery worker, liveness prober, scheduler and
+ * retention sweep, started together.
+ */
 export function startDelivery(store: Store, config: Config, logger: FastifyBaseLogger): DeliveryService {
   const sender = new HttpSender(config.deliveryTimeoutMs, config.allowPrivateTargets);
   const worker = new DeliveryWorker(store, sender, config, logger);
   const prober = new LivenessProber(store, sender, config.livenessIntervalMs, () => worker.wake(), logger);
+  const scheduler = new Scheduler(store, new SchemaCache(), config, () => worker.wake(), logger);
   let sweeping: Promise<void> = Promise.resolve();
   const sweep = setInterval(() => {
     sweeping = sweeping.then(async () => void (await purgeExpired(store, Date.now() - config.messageRetentionMs))).catch((err) => logger.error({ err }, 'purging messages failed'));
@@ -27,11 +34,14 @@ export function startDelivery(store: Store, config: Config, logger: FastifyBaseL
   sweep.unref();
   worker.start();
   prober.start();
+  scheduler.start();
   return {
     worker,
     prober,
+    scheduler,
     stop: async () => {
       clearInterval(sweep);
+      await scheduler.stop();
       await Promise.all([worker.stop(), prober.stop(), sweeping]);
       await sender.close();
     },

@@ -4,6 +4,7 @@ import { newId } from '../domain/ids.js';
 import type { DeliveryJob, DeliveryOutcome, Store } from '../store/types.js';
 import type { SendResult } from './sender.js';
 import { signatureHeader } from './signature.js';
+import { untilDue, WakeableSleep } from '../wakeable.js';
 
 export interface DeliverySettings {
   retrySchedule: readonly number[];
@@ -34,8 +35,7 @@ export class DeliveryWorker {
   private inFlight = 0;
   private readonly perListener = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
-  private woken = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
   private pending: DeliveryOutcome[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private flushQueued = false;
@@ -56,8 +56,7 @@ export class DeliveryWorker {
 
   /** New or newly due work: look at the store now instead of at the next poll. */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
+    this.sleeper.wake();
   }
 
   /** Stops claiming, lets sends in flight finish, and writes their outcomes. */
@@ -80,8 +79,7 @@ export class DeliveryWorker {
         const room = this.settings.deliveryConcurrency - this.inFlight;
         const claimed = room > 0 ? await this.claim(Math.min(room, CLAIM_BATCH)) : 0;
         if (claimed === 0 || this.inFlight >= this.settings.deliveryConcurrency) await this.sleep();
-        // The store answers synchronously underneath: let I/O run between claims.
-        else await new Promise<void>((resolve) => setImmediate(resolve));
+        else await this.sleeper.sleep(0);
       } catch (err) {
         this.logger.error({ err }, 'claiming deliveries failed');
         await this.sleep(this.settings.pollIntervalMs);
@@ -108,26 +106,9 @@ export class DeliveryWorker {
    * belongs to listeners without room: only a wake helps there.
    */
   private async sleep(maxMs = this.settings.pollIntervalMs): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
-    const nextDue = await this.store.nextDueAt();
     const now = this.now();
-    const ms = nextDue === undefined || nextDue <= now ? maxMs : Math.min(maxMs, nextDue - now);
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wakeUp = undefined;
-    this.woken = false;
+    const nextDue = await this.store.nextDueAt();
+    await this.sleeper.sleep(nextDue !== undefined && nextDue <= now ? maxMs : untilDue(nextDue, now, maxMs));
   }
 
   private dispatch(job: DeliveryJob): void {

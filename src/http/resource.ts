@@ -4,7 +4,7 @@ import type { EventType, Ref, UsageEvent } from '../store/types.js';
 import { HttpError } from './errors.js';
 import type { Links } from './links.js';
 
-type Refs = Partial<Record<'api_key' | 'queue' | 'listener' | 'message', Ref>>;
+type Refs = Partial<Record<'api_key' | 'queue' | 'listener' | 'message' | 'schedule', Ref>>;
 
 export function usageEvent(type: EventType, clientId: string, at: number, refs: Refs): UsageEvent {
   return { id: newId(), client_id: clientId, type, stored_at: at, ...refs };

@@ -14,6 +14,8 @@ export interface Services {
   now: () => number;
   /** New deliveries were stored: the worker should look now. */
   onPublished: () => void;
+  /** A schedule was added or changed: the scheduler should look now. */
+  onScheduled: () => void;
   /** Set when the server begins to shut down: new requests get 503. */
   draining: boolean;
 }

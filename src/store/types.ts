@@ -73,9 +73,43 @@ export interface Message {
   queue_id: string;
   name: string | null;
   data: string;
+  /** When its deliveries fall due, if later than its creation. */
+  deliver_at: number | null;
+  /** The schedule that fired it, if one did. */
+  schedule_id: string | null;
   created_at: number;
   updated_at: number;
   revision: number;
+}
+
+export type ScheduleStatus = 'enabled' | 'paused';
+export interface Schedule {
+  id: string;
+  client_id: string;
+  queue_id: string;
+  name: string;
+  cron: string;
+  timezone: string;
+  data: string;
+  message_name: string | null;
+  status: ScheduleStatus;
+  /** The next tick, null while paused. */
+  next_run_at: number | null;
+  last_run_at: number | null;
+  run_count: number;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+/** One tick of a schedule, claimed by moving `next_run_at` from `due` to `next`. */
+export interface Tick {
+  schedule: Schedule;
+  due: number;
+  next: number | null;
+  at: number;
+  /** The message the tick publishes, or the event saying why it could not. */
+  outcome: { message: Message; event: UsageEvent } | { message?: undefined; event: UsageEvent };
 }
 
 export const EVENT_TYPES = [
@@ -93,11 +127,15 @@ export const EVENT_TYPES = [
   'message_deleted',
   'message_published_ok',
   'message_published_not_ok',
+  'schedule_added',
+  'schedule_updated',
+  'schedule_deleted',
+  'schedule_failed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** The kinds `GET /events?events=` filters by: an event's kind is the resource it is about. */
-export const EVENT_CATEGORIES = ['api_keys', 'listeners', 'messages', 'queues'] as const;
+export const EVENT_CATEGORIES = ['api_keys', 'listeners', 'messages', 'queues', 'schedules'] as const;
 export type EventCategory = (typeof EVENT_CATEGORIES)[number];
 
 export interface Ref {
@@ -113,6 +151,7 @@ export interface UsageEvent {
   queue?: Ref;
   listener?: Ref;
   message?: Ref;
+  schedule?: Ref;
 }
 
 export interface Page {
@@ -196,6 +235,7 @@ export type KeyPatch = Partial<Pick<ApiKey, 'name' | 'status' | 'scopes'>>;
 export type QueuePatch = Partial<Pick<Queue, 'name' | 'schema' | 'schema_id'>>;
 export type ListenerPatch = Partial<Pick<Listener, 'name' | 'notify_url' | 'liveness_url'>>;
 export type MessagePatch = Partial<Pick<Message, 'name'>>;
+export type SchedulePatch = Partial<Pick<Schedule, 'name' | 'cron' | 'timezone' | 'data' | 'message_name' | 'status' | 'next_run_at'>>;
 
 /** A write that may be conditional on the revision the client last saw (`If-Match`). */
 export interface Update<P> {
@@ -255,6 +295,22 @@ export interface Store {
   listMessages(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Message>>;
   updateMessage(clientId: string, queueId: string, id: string, update: Update<MessagePatch>): Promise<Message>;
   deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void>;
+
+  // schedules
+  createSchedule(schedule: Schedule, event: UsageEvent, maxSchedules: number): Promise<void>;
+  getSchedule(clientId: string, queueId: string, id: string): Promise<Schedule | undefined>;
+  listSchedules(clientId: string, queueId: string, page: Page): Promise<PageOf<Schedule>>;
+  updateSchedule(clientId: string, queueId: string, id: string, update: Update<SchedulePatch>): Promise<Schedule>;
+  deleteSchedule(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void>;
+  /** Enabled schedules whose next tick is due, with their queue. */
+  dueSchedules(now: number, limit: number): Promise<{ schedule: Schedule; queue: Queue }[]>;
+  /**
+   * Fires a tick exactly once: only the caller whose conditional move of `next_run_at` from
+   * `tick.due` succeeds publishes; it returns false to every other.
+   */
+  fireTick(tick: Tick): Promise<boolean>;
+  /** When the earliest enabled schedule falls due, if any. */
+  nextTickAt(): Promise<number | undefined>;
 
   // delivery
   /** Leases due deliveries until `claim.leaseUntil`, as many as the listeners have room for. */

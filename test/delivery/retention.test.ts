@@ -10,7 +10,7 @@ import type { Listener, Message } from '../../src/store/types.js';
 const at = 1_000_000;
 
 function message(id: string, queueId: string, createdAt: number): Message {
-  return { id, client_id: 'c', queue_id: queueId, name: null, data: 'x', created_at: createdAt, updated_at: createdAt, revision: 1 };
+  return { id, client_id: 'c', queue_id: queueId, name: null, data: 'x', deliver_at: null, schedule_id: null, created_at: createdAt, updated_at: createdAt, revision: 1 };
 }
 
 const event = (id: string) => ({ id, client_id: 'c', type: 'message_added' as const, stored_at: at });

@@ -69,7 +69,7 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
   await ensureRootKey(store, config.rootApiKey, Date.now());
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   let delivery: DeliveryService | undefined;
-  const { app, services } = buildApp({ config, store, logger, onPublished: () => delivery?.worker.wake() });
+  const { app, services } = buildApp({ config, store, logger, onPublished: () => delivery?.worker.wake(), onScheduled: () => delivery?.scheduler.wake() });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   if (options.delivery) delivery = startDelivery(store, config, logger);
   const stop = async () => {

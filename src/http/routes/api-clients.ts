@@ -16,6 +16,7 @@ const quotasSchema = {
     max_queues: { type: 'integer', minimum: 0 },
     max_listeners: { type: 'integer', minimum: 0 },
     max_api_keys: { type: 'integer', minimum: 0 },
+    max_schedules: { type: 'integer', minimum: 0 },
   },
   additionalProperties: false,
 } as const;

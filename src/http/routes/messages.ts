@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { newId } from '../../domain/ids.js';
-import type { Message, Queue } from '../../store/types.js';
+import { deliveryTime } from '../../domain/delivery-time.js';
+import { dataProblem, newMessage } from '../../domain/messages.js';
+import type { Message } from '../../store/types.js';
 import { HttpError } from '../errors.js';
 import { linker, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
@@ -12,7 +13,12 @@ import { queueLink, queueParams, requestedQueue, type QueueParams } from './queu
 const messageName = { anyOf: [nameSchema, { type: 'null' }] } as const;
 const publishBody = {
   type: 'object',
-  properties: { name: messageName, data: { type: 'string' } },
+  properties: {
+    name: messageName,
+    data: { type: 'string' },
+    delay: { anyOf: [{ type: 'string', maxLength: 32 }, { type: 'integer', minimum: 0 }] },
+    deliver_at: { type: 'integer', minimum: 0 },
+  },
   required: ['data'],
 } as const;
 const renameBody = { type: 'object', properties: { name: messageName }, required: ['name'] } as const;
@@ -20,6 +26,8 @@ const renameBody = { type: 'object', properties: { name: messageName }, required
 interface PublishBody {
   name?: string | null;
   data: string;
+  delay?: string | number;
+  deliver_at?: number;
 }
 
 const messageParams = paramsSchema('queue_id', 'message_id');
@@ -36,6 +44,8 @@ function messageView(message: Message) {
     name: message.name,
     queue_id: message.queue_id,
     data: message.data,
+    deliver_at: message.deliver_at ?? message.created_at,
+    ...(message.schedule_id ? { schedule_id: message.schedule_id } : {}),
     created_at: message.created_at,
     updated_at: message.updated_at,
   };
@@ -44,20 +54,6 @@ function messageView(message: Message) {
 function messageLinks(request: FastifyRequest, services: Services, message: Message): Links {
   const at = queueLink(request, services);
   return { self: at(message.queue_id, `/messages/${message.id}`), queue: at(message.queue_id) };
-}
-
-/** Refuses data over the size limit (413) or failing the queue's schema (422). */
-function checkData(data: string, queue: Queue, services: Services): void {
-  const limit = services.config.maxDataBytes;
-  // Cheap bound first: a UTF-8 byte count is at most 3 per UTF-16 unit, at least 1.
-  if (data.length > limit || (data.length * 3 > limit && Buffer.byteLength(data) > limit)) {
-    throw new HttpError(413, `data is larger than ${limit} bytes`);
-  }
-  if (!queue.schema || !queue.schema_id) return;
-  const issues = services.schemas.validatorFor(queue.schema_id, queue.schema)(data);
-  if (issues.length > 0) {
-    throw new HttpError(422, `data does not satisfy the queue's schema: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues);
-  }
 }
 
 export function messageRoutes(app: FastifyInstance, services: Services): void {
@@ -72,21 +68,16 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
     schema: { params: queueParams, body: publishBody },
     handler: async (request, reply) => {
       const queue = await requestedQueue(request, services);
-      checkData(request.body.data, queue, services);
       const at = services.now();
-      const message: Message = {
-        id: newId(),
-        client_id: queue.client_id,
-        queue_id: queue.id,
-        name: request.body.name ?? null,
-        data: request.body.data,
-        created_at: at,
-        updated_at: at,
-        revision: 1,
-      };
+      const when = deliveryTime(request.body, at);
+      if (!when.ok) throw new HttpError(when.status, when.reason);
+      const problem = dataProblem(request.body.data, queue, services.schemas, services.config.maxDataBytes);
+      if (problem) throw new HttpError(problem.status, problem.detail, problem.issues);
+      const message = newMessage(queue, { name: request.body.name ?? null, data: request.body.data, deliverAt: when.at }, at);
       await store.createMessage(message, usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) }));
       services.onPublished();
-      return sendOne(reply, 'message', { id: message.id, name: message.name, queue_id: queue.id, created_at: at }, messageLinks(request, services, message), 1);
+      const view = { id: message.id, name: message.name, queue_id: queue.id, created_at: at, deliver_at: when.at };
+      return sendOne(reply, 'message', view, messageLinks(request, services, message), 1);
     },
   });
 

@@ -111,4 +111,32 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX listeners_probe_due ON listeners(next_probe_at);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      ALTER TABLE messages ADD COLUMN deliver_at INTEGER;
+      ALTER TABLE messages ADD COLUMN schedule_id TEXT;
+      CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES api_clients(id) ON DELETE CASCADE,
+        queue_id TEXT NOT NULL REFERENCES queues(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        data TEXT NOT NULL,
+        message_name TEXT,
+        status TEXT NOT NULL,
+        next_run_at INTEGER,
+        last_run_at INTEGER,
+        run_count INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (queue_id, name)
+      );
+      CREATE INDEX schedules_by_queue ON schedules(queue_id, created_at, id);
+      CREATE INDEX schedules_by_client ON schedules(client_id);
+      CREATE INDEX schedules_due ON schedules(next_run_at) WHERE status = 'enabled';
+    `,
+  },
 ];

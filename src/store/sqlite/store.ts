@@ -15,6 +15,9 @@ import {
   type LivenessChange,
   type LivenessState,
   type ProbeTarget,
+  type Schedule,
+  type SchedulePatch,
+  type Tick,
   type EventCounts,
   type EventQuery,
   type EventType,
@@ -106,6 +109,7 @@ const MUTABLE: Record<string, readonly string[]> = {
   queues: ['name', 'schema', 'schema_id'],
   listeners: ['name', 'notify_url', 'liveness_url'],
   messages: ['name'],
+  schedules: ['name', 'cron', 'timezone', 'data', 'message_name', 'status', 'next_run_at'],
 };
 
 export class SqliteStore implements Store {
@@ -388,15 +392,18 @@ export class SqliteStore implements Store {
   // ---- messages --------------------------------------------------------------------------
 
   async createMessage(message: Message, event: UsageEvent): Promise<void> {
-    this.db.transaction(() => {
-      this.insert('messages', message);
-      // A delivery for every listener the queue has now; a dead listener's waits (held).
-      this.stmt(
-        `INSERT INTO deliveries (message_id, listener_id, state, due_at)
-         SELECT ?, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, ? FROM listeners WHERE queue_id = ?`,
-      ).run(message.id, message.created_at, message.queue_id);
-      this.recordEvent(event);
-    }).immediate();
+    this.db.transaction(() => this.insertMessage(message, event)).immediate();
+  }
+
+  /** The message, a delivery for every listener the queue has now, and its event. */
+  private insertMessage(message: Message, event: UsageEvent): void {
+    this.insert('messages', message);
+    // A dead listener's delivery waits (held) until the listener is live again.
+    this.stmt(
+      `INSERT INTO deliveries (message_id, listener_id, state, due_at)
+       SELECT ?, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, ? FROM listeners WHERE queue_id = ?`,
+    ).run(message.id, message.deliver_at ?? message.created_at, message.queue_id);
+    this.recordEvent(event);
   }
 
   async getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined> {
@@ -416,6 +423,54 @@ export class SqliteStore implements Store {
 
   async deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
     this.deleteRow('messages', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  // ---- schedules -------------------------------------------------------------------------
+
+  async createSchedule(schedule: Schedule, event: UsageEvent, maxSchedules: number): Promise<void> {
+    this.db.transaction(() => {
+      this.checkQuota('max_schedules', maxSchedules, 'SELECT count(*) FROM schedules WHERE client_id = ?', schedule.client_id);
+      this.insertUnique('schedules', schedule, 'name', schedule.name);
+      this.recordEvent(event);
+    }).immediate();
+  }
+
+  async getSchedule(clientId: string, queueId: string, id: string): Promise<Schedule | undefined> {
+    return this.stmt('SELECT * FROM schedules WHERE id = ? AND queue_id = ? AND client_id = ?').get(id, queueId, clientId) as Schedule | undefined;
+  }
+
+  async listSchedules(clientId: string, queueId: string, page: Page): Promise<PageOf<Schedule>> {
+    return this.pageOf('SELECT * FROM schedules WHERE queue_id = ? AND client_id = ? ORDER BY created_at, id', [queueId, clientId], page, (r) => r as unknown as Schedule);
+  }
+
+  async updateSchedule(clientId: string, queueId: string, id: string, update: Update<SchedulePatch>): Promise<Schedule> {
+    return this.updateRow('schedules', { id, queue_id: queueId, client_id: clientId }, update, 'name') as unknown as Schedule;
+  }
+
+  async deleteSchedule(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
+    this.deleteRow('schedules', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<{ schedule: Schedule; queue: Queue }[]> {
+    const schedules = this.stmt("SELECT * FROM schedules WHERE status = 'enabled' AND next_run_at <= ? ORDER BY next_run_at LIMIT ?").all(now, limit) as Schedule[];
+    return schedules.map((schedule) => ({ schedule, queue: toQueue(this.stmt('SELECT * FROM queues WHERE id = ?').get(schedule.queue_id) as Row) }));
+  }
+
+  async fireTick(tick: Tick): Promise<boolean> {
+    return this.db.transaction(() => {
+      const { changes } = this.stmt(
+        `UPDATE schedules SET next_run_at = ?, last_run_at = ?, run_count = run_count + 1
+         WHERE id = ? AND next_run_at = ? AND status = 'enabled'`,
+      ).run(tick.next, tick.at, tick.schedule.id, tick.due);
+      if (changes === 0) return false;
+      if (tick.outcome.message) this.insertMessage(tick.outcome.message, tick.outcome.event);
+      else this.recordEvent(tick.outcome.event);
+      return true;
+    }).immediate();
+  }
+
+  async nextTickAt(): Promise<number | undefined> {
+    return (this.stmt("SELECT min(next_run_at) FROM schedules WHERE status = 'enabled'").pluck().get() as number | null) ?? undefined;
   }
 
   // ---- delivery --------------------------------------------------------------------------
