@@ -13,6 +13,8 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  databasePoolSize: number;
+  databaseStatementTimeoutMs: number;
   publicUrl: string | undefined;
   rootApiKey: string | undefined;
   allowPrivateTargets: boolean;
@@ -82,6 +84,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: read(env, 'HOST', '0.0.0.0', text, 'a host name or address'),
     dataDir: resolve(read(env, 'DISCUE_DATA_DIR', './data', text, 'a directory path')),
     databaseUrl: read<string | undefined>(env, 'DISCUE_DATABASE_URL', undefined, postgresUrl, 'a postgres:// URL'),
+    databasePoolSize: read(env, 'DISCUE_DATABASE_POOL_SIZE', 10, integer(1, 1000), 'a whole number of connections'),
+    databaseStatementTimeoutMs: read(env, 'DISCUE_DATABASE_STATEMENT_TIMEOUT', 30_000, duration, 'a duration such as 30s'),
     publicUrl: read<string | undefined>(env, 'DISCUE_PUBLIC_URL', undefined, httpUrl, 'an http(s) URL'),
     rootApiKey: read<string | undefined>(env, 'DISCUE_ROOT_API_KEY', undefined, (raw) => (raw.length >= 16 ? raw : undefined), 'at least 16 characters'),
     allowPrivateTargets: read(env, 'DISCUE_ALLOW_PRIVATE_TARGETS', false, boolean, 'true or false'),

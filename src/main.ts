@@ -3,8 +3,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startDelivery, type DeliveryService } from './delivery/service.js';
 import { ensureRootKey } from './root-key.js';
-import { openSqliteStore } from './store/sqlite/store.js';
-import type { Store } from './store/types.js';
+import { openStore } from './store/open.js';
 
 const USAGE = `Usage: discue <command> [options]
 
@@ -20,11 +19,6 @@ Configuration is read from environment variables; see the README.`;
 const KEY_USE_FLUSH_MS = 10_000;
 const EVENT_PURGE_MS = 60_000;
 const EVENT_RETENTION_MS = 25 * 3_600_000;
-
-function openStore(config: Config): Store {
-  if (config.databaseUrl) throw new ConfigError('DISCUE_DATABASE_URL is not supported yet: unset it to use the embedded store');
-  return openSqliteStore(config.dataDir);
-}
 
 /** Runs `stop` once on SIGINT or SIGTERM, then exits. */
 function onShutdown(logger: Logger, stop: () => Promise<void>): void {
@@ -43,7 +37,7 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
 
 async function serve(config: Config, withWorker: boolean): Promise<void> {
   const logger = pino({ level: config.logLevel });
-  const store = openStore(config);
+  const store = await openStore(config);
   const generated = await ensureRootKey(store, config.rootApiKey, Date.now());
   let delivery: DeliveryService | undefined;
   const { app, services } = buildApp({
@@ -54,7 +48,7 @@ async function serve(config: Config, withWorker: boolean): Promise<void> {
     onScheduled: () => delivery?.scheduler.wake(),
   });
   const address = await app.listen({ port: config.port, host: config.host });
-  if (withWorker) delivery = startDelivery(store, config, logger);
+  if (withWorker) delivery = await startDelivery(store, config, logger);
   // One write, so whoever reads the banner sees the key together with the URL.
   const rootKeyNote = generated
     ? `\nThe root api key (shown this once; only its hash is kept, set DISCUE_ROOT_API_KEY to choose your own):\n\n  ${generated}\n\n`
@@ -76,8 +70,8 @@ async function serve(config: Config, withWorker: boolean): Promise<void> {
 
 async function work(config: Config): Promise<void> {
   const logger = pino({ level: config.logLevel });
-  const store = openStore(config);
-  const delivery = startDelivery(store, config, logger);
+  const store = await openStore(config);
+  const delivery = await startDelivery(store, config, logger);
   process.stdout.write('discue worker is delivering messages\n');
   onShutdown(logger, async () => {
     await delivery.stop();

@@ -22,7 +22,7 @@ export interface DeliveryService {
  * The background of a discue process: delivery worker, liveness prober, scheduler and
  * retention sweep, started together.
  */
-export function startDelivery(store: Store, config: Config, logger: FastifyBaseLogger): DeliveryService {
+export async function startDelivery(store: Store, config: Config, logger: FastifyBaseLogger): Promise<DeliveryService> {
   const sender = new HttpSender(config.deliveryTimeoutMs, config.allowPrivateTargets);
   const worker = new DeliveryWorker(store, sender, config, logger);
   const prober = new LivenessProber(store, sender, config.livenessIntervalMs, () => worker.wake(), logger);
@@ -32,6 +32,10 @@ export function startDelivery(store: Store, config: Config, logger: FastifyBaseL
     sweeping = sweeping.then(async () => void (await purgeExpired(store, Date.now() - config.messageRetentionMs))).catch((err) => logger.error({ err }, 'purging messages failed'));
   }, RETENTION_SWEEP_MS);
   sweep.unref();
+  const unwatch = await store.watchWork(() => {
+    worker.wake();
+    scheduler.wake();
+  });
   worker.start();
   prober.start();
   scheduler.start();
@@ -41,6 +45,7 @@ export function startDelivery(store: Store, config: Config, logger: FastifyBaseL
     scheduler,
     stop: async () => {
       clearInterval(sweep);
+      await unwatch();
       await scheduler.stop();
       await Promise.all([worker.stop(), prober.stop(), sweeping]);
       await sender.close();

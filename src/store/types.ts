@@ -254,6 +254,8 @@ export interface Store {
   close(): Promise<void>;
   /** Whether an error means the storage is unavailable for now (503), not a bug (500). */
   isUnavailable(err: unknown): boolean;
+  /** Calls `onWork` when another process stores work (new deliveries, changed schedules). */
+  watchWork(onWork: () => void): Promise<() => Promise<void>>;
 
   // tenancy
   rootClient(): Promise<ApiClient>;

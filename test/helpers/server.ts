@@ -71,7 +71,7 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
   let delivery: DeliveryService | undefined;
   const { app, services } = buildApp({ config, store, logger, onPublished: () => delivery?.worker.wake(), onScheduled: () => delivery?.scheduler.wake() });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  if (options.delivery) delivery = startDelivery(store, config, logger);
+  if (options.delivery) delivery = await startDelivery(store, config, logger);
   const stop = async () => {
     await app.close();
     await delivery?.stop();

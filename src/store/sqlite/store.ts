@@ -3,7 +3,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuplicateError, NotFoundError, QuotaExceededError, RevisionConflictError } from '../errors.js';
 import {
-  EVENT_TYPES,
   type ApiClient,
   type ApiKey,
   type ClaimRequest,
@@ -36,12 +35,10 @@ import {
   type UsageEvent,
 } from '../types.js';
 import { nextLiveness } from '../../domain/liveness.js';
+import { bindable, eventCategory, MUTABLE, newRootClient, tallyByWindow, toClient, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
-type Row = Record<string, unknown>;
 type Db = Database.Database;
-
-const ROOT_CLIENT_NAME = 'discue/root';
 
 export function openSqliteStore(dataDir: string, now: () => number = Date.now): SqliteStore {
   mkdirSync(dataDir, { recursive: true });
@@ -68,49 +65,12 @@ function migrate(db: Db): void {
 
 // ---- row mapping -------------------------------------------------------------------------
 
-const toClient = (r: Row): ApiClient => ({
-  id: r.id as string,
-  name: r.name as string,
-  is_root: r.is_root === 1,
-  status: r.status as ApiClient['status'],
-  quotas: JSON.parse(r.quotas as string),
-  created_at: r.created_at as number,
-  updated_at: r.updated_at as number,
-  revision: r.revision as number,
-});
-const toKey = (r: Row): ApiKey => ({ ...(r as unknown as ApiKey), scopes: JSON.parse(r.scopes as string) });
-const toQueue = (r: Row): Queue => ({ ...(r as unknown as Queue), schema: r.schema === null ? null : JSON.parse(r.schema as string) });
-const toListener = (r: Row): Listener => r as unknown as Listener;
-const toMessage = (r: Row): Message => r as unknown as Message;
-
-/** Column values as SQLite binds them: objects become JSON, booleans integers. */
-function bindable(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  if (typeof value === 'object') return JSON.stringify(value);
-  return value;
-}
-
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-function eventCategory(type: EventType): string {
-  return `${type.split('_')[0] === 'api' ? 'api_key' : type.split('_')[0]}s`;
-}
-
 // Failures of the disk or of concurrent access, not of the request: worth retrying later.
 const UNAVAILABLE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PROTOCOL'];
-
-// Mutable columns per table: the only names ever interpolated into SQL.
-const MUTABLE: Record<string, readonly string[]> = {
-  api_clients: ['name', 'status', 'quotas'],
-  api_keys: ['name', 'status', 'scopes'],
-  queues: ['name', 'schema', 'schema_id'],
-  listeners: ['name', 'notify_url', 'liveness_url'],
-  messages: ['name'],
-  schedules: ['name', 'cron', 'timezone', 'data', 'message_name', 'status', 'next_run_at'],
-};
 
 export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
@@ -217,6 +177,11 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
+  /** The embedded store has no channel between processes: another process finds work at its next poll. */
+  async watchWork(): Promise<() => Promise<void>> {
+    return async () => undefined;
+  }
+
   isUnavailable(err: unknown): boolean {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string') return UNAVAILABLE_CODES.some((c) => code.startsWith(c));
@@ -228,17 +193,7 @@ export class SqliteStore implements Store {
   async rootClient(): Promise<ApiClient> {
     const existing = this.stmt('SELECT * FROM api_clients WHERE is_root = 1').get() as Row | undefined;
     if (existing) return toClient(existing);
-    const at = this.now();
-    const root: ApiClient = {
-      id: 'root',
-      name: ROOT_CLIENT_NAME,
-      is_root: true,
-      status: 'active',
-      quotas: {},
-      created_at: at,
-      updated_at: at,
-      revision: 1,
-    };
+    const root = newRootClient(this.now());
     this.insert('api_clients', root);
     return root;
   }
@@ -440,7 +395,7 @@ export class SqliteStore implements Store {
   }
 
   async listSchedules(clientId: string, queueId: string, page: Page): Promise<PageOf<Schedule>> {
-    return this.pageOf('SELECT * FROM schedules WHERE queue_id = ? AND client_id = ? ORDER BY created_at, id', [queueId, clientId], page, (r) => r as unknown as Schedule);
+    return this.pageOf('SELECT * FROM schedules WHERE queue_id = ? AND client_id = ? ORDER BY created_at, id', [queueId, clientId], page, toSchedule);
   }
 
   async updateSchedule(clientId: string, queueId: string, id: string, update: Update<SchedulePatch>): Promise<Schedule> {
@@ -638,31 +593,3 @@ export class SqliteStore implements Store {
   }
 }
 
-function toJob(r: Row): DeliveryJob {
-  return {
-    message: { id: r.m_id as string, name: r.m_name as string | null, data: r.data as string, created_at: r.m_created_at as number },
-    queue: { id: r.q_id as string, name: r.q_name as string },
-    listener: {
-      id: r.l_id as string,
-      name: r.l_name as string,
-      client_id: r.client_id as string,
-      notify_url: r.notify_url as string,
-      secret: r.secret as string,
-      previous_secret: r.previous_secret as string | null,
-      previous_secret_until: r.previous_secret_until as number | null,
-    },
-    attempts: r.attempts as number,
-  };
-}
-
-/** Turns per-type rows of window sums into one complete count per window, zeros included. */
-export function tallyByWindow(rows: Row[]): Record<keyof StatsWindows, EventCounts> {
-  const zeros = () => Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as EventCounts;
-  const result = { last24h: zeros(), last1h: zeros(), today: zeros() };
-  for (const row of rows) {
-    const type = row.type as EventType;
-    if (!(type in result.last24h)) continue;
-    for (const window of ['last24h', 'last1h', 'today'] as const) result[window][type] = Number(row[window] ?? 0);
-  }
-  return result;
-}

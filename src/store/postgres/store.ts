@@ -1,0 +1,674 @@
+import pg from 'pg';
+import { nextLiveness } from '../../domain/liveness.js';
+import { DuplicateError, NotFoundError, QuotaExceededError, RevisionConflictError } from '../errors.js';
+import {
+  bindable,
+  eventCategory,
+  MUTABLE,
+  newRootClient,
+  tallyByWindow,
+  toClient,
+  toJob,
+  toKey,
+  toListener,
+  toMessage,
+  toQueue,
+  toSchedule,
+  type Row,
+} from '../rows.js';
+import type {
+  ApiClient,
+  ApiKey,
+  ClaimRequest,
+  ClientPatch,
+  DeliveryJob,
+  DeliveryOutcome,
+  DeliveryState,
+  DeliveryView,
+  EventCounts,
+  EventQuery,
+  EventType,
+  KeyPatch,
+  Listener,
+  ListenerPatch,
+  LivenessChange,
+  LivenessState,
+  Message,
+  MessagePatch,
+  Page,
+  PageOf,
+  ProbeTarget,
+  Queue,
+  QueuePatch,
+  Schedule,
+  SchedulePatch,
+  StatsWindows,
+  Store,
+  Tick,
+  Update,
+  UsageEvent,
+} from '../types.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+
+type Client = pg.Pool | pg.PoolClient;
+
+export interface PostgresOptions {
+  url: string;
+  poolSize: number;
+  statementTimeoutMs: number;
+}
+
+// New deliveries and changed schedules are announced on this channel, so workers in other
+// processes wake at once instead of at their next poll.
+const WORK_CHANNEL = 'discue_work';
+// Held while migrating, so many processes starting at once migrate once.
+const MIGRATION_LOCK = 7_349_112_055;
+
+// Epoch milliseconds are BIGINT: read them as numbers (exact up to 2^53, i.e. year 287,396).
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export async function openPostgresStore(options: PostgresOptions): Promise<PostgresStore> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    statement_timeout: options.statementTimeoutMs,
+    types,
+  });
+  const store = new PostgresStore(pool, options.url);
+  await store.migrate();
+  return store;
+}
+
+// Connection failures and server shutdowns: worth retrying later (class 08, 57P, 53).
+const UNAVAILABLE_CODES = ['08', '57P', '53', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'];
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}
+
+/** `$1, $2, …` for `count` values after `offset` of them. */
+function placeholders(count: number, offset = 0): string {
+  return Array.from({ length: count }, (_, i) => `$${i + offset + 1}`).join(', ');
+}
+
+export class PostgresStore implements Store {
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
+
+  async migrate(): Promise<void> {
+    await this.transaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      const applied = new Set((await c.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version as number));
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
+      }
+    });
+  }
+
+  private async transaction<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async rows(c: Client, sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await c.query(sql, params)).rows as Row[];
+  }
+
+  private async one(c: Client, sql: string, params: unknown[] = []): Promise<Row | undefined> {
+    return (await this.rows(c, sql, params))[0];
+  }
+
+  private async insert(c: Client, table: string, row: object): Promise<void> {
+    const cols = Object.keys(row);
+    await c.query(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${placeholders(cols.length)})`, Object.values(row).map(bindable));
+  }
+
+  private async insertUnique(c: Client, table: string, row: object, field: string, value: string): Promise<void> {
+    try {
+      await this.insert(c, table, row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateError(field, value);
+      throw err;
+    }
+  }
+
+  private async recordEvent(c: Client, event: UsageEvent | undefined): Promise<void> {
+    if (!event) return;
+    const { id, client_id, type, stored_at, ...refs } = event;
+    await c.query('INSERT INTO usage_events (id, client_id, type, category, stored_at, refs) VALUES ($1, $2, $3, $4, $5, $6)', [
+      id,
+      client_id,
+      type,
+      eventCategory(type),
+      stored_at,
+      JSON.stringify(refs),
+    ]);
+  }
+
+  private async pageOf<T>(sql: string, params: unknown[], page: Page, map: (r: Row) => T): Promise<PageOf<T>> {
+    const n = params.length;
+    const rows = await this.rows(this.pool, `${sql} LIMIT $${n + 1} OFFSET $${n + 2}`, [...params, page.limit + 1, page.offset]);
+    return { items: rows.slice(0, page.limit).map(map), hasMore: rows.length > page.limit };
+  }
+
+  /** Counts in a transaction holding the client's lock, so concurrent creations respect a quota. */
+  private async checkQuota(c: pg.PoolClient, clientId: string, quota: string, limit: number, table: string): Promise<void> {
+    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`quota:${clientId}`]);
+    const count = Number((await this.one(c, `SELECT count(*) AS n FROM ${table} WHERE client_id = $1`, [clientId]))!.n);
+    if (count >= limit) throw new QuotaExceededError(quota, limit);
+  }
+
+  private async updateRow(table: string, where: Record<string, string>, update: Update<object>, uniqueField?: string): Promise<Row> {
+    const keys = Object.keys(where);
+    const whereSql = keys.map((c, i) => `${c} = $${i + 1}`).join(' AND ');
+    const cols = Object.keys(update.patch).filter((c) => MUTABLE[table]!.includes(c));
+    const values = cols.map((c) => bindable((update.patch as Record<string, unknown>)[c]));
+    try {
+      return await this.transaction(async (c) => {
+        const current = await this.one(c, `SELECT revision FROM ${table} WHERE ${whereSql} FOR UPDATE`, Object.values(where));
+        if (!current) throw new NotFoundError(table);
+        if (update.expectedRevision !== undefined && update.expectedRevision !== current.revision) {
+          throw new RevisionConflictError(current.revision as number);
+        }
+        const base = keys.length;
+        const sets = [...cols.map((col, i) => `${col} = $${base + i + 1}`), `updated_at = $${base + cols.length + 1}`, 'revision = revision + 1'];
+        const row = await this.one(c, `UPDATE ${table} SET ${sets.join(', ')} WHERE ${whereSql} RETURNING *`, [...Object.values(where), ...values, update.updatedAt]);
+        await this.recordEvent(c, update.event);
+        return row!;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err) && uniqueField) {
+        throw new DuplicateError(uniqueField, String((update.patch as Record<string, unknown>)[uniqueField]));
+      }
+      throw err;
+    }
+  }
+
+  private async deleteRow(table: string, where: Record<string, string>, event: UsageEvent | undefined): Promise<void> {
+    const whereSql = Object.keys(where).map((c, i) => `${c} = $${i + 1}`).join(' AND ');
+    await this.transaction(async (c) => {
+      const { rowCount } = await c.query(`DELETE FROM ${table} WHERE ${whereSql}`, Object.values(where));
+      if (!rowCount) throw new NotFoundError(table);
+      await this.recordEvent(c, event);
+    });
+  }
+
+  private async notifyWork(c: Client): Promise<void> {
+    await c.query(`NOTIFY ${WORK_CHANNEL}`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  isUnavailable(err: unknown): boolean {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && UNAVAILABLE_CODES.some((c) => code.startsWith(c))) return true;
+    return err instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(err.message);
+  }
+
+  async watchWork(onWork: () => void): Promise<() => Promise<void>> {
+    const listener = new pg.Client({ connectionString: this.url, types });
+    await listener.connect();
+    listener.on('notification', () => onWork());
+    // A lost LISTEN connection only costs latency: the poll still finds the work.
+    listener.on('error', () => undefined);
+    await listener.query(`LISTEN ${WORK_CHANNEL}`);
+    return async () => {
+      await listener.end().catch(() => undefined);
+    };
+  }
+
+  // ---- tenancy ---------------------------------------------------------------------------
+
+  async rootClient(): Promise<ApiClient> {
+    const root = newRootClient(Date.now());
+    await this.pool.query(
+      `INSERT INTO api_clients (id, name, is_root, status, quotas, created_at, updated_at, revision)
+       VALUES ($1, $2, 1, $3, '{}', $4, $4, 1) ON CONFLICT DO NOTHING`,
+      [root.id, root.name, root.status, root.created_at],
+    );
+    return toClient((await this.one(this.pool, 'SELECT * FROM api_clients WHERE is_root = 1'))!);
+  }
+
+  async createClient(client: ApiClient, firstKey: ApiKey, event: UsageEvent): Promise<void> {
+    await this.transaction(async (c) => {
+      await this.insertUnique(c, 'api_clients', client, 'name', client.name);
+      await this.insert(c, 'api_keys', firstKey);
+      await this.recordEvent(c, event);
+    });
+  }
+
+  async getClient(id: string): Promise<ApiClient | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM api_clients WHERE id = $1', [id]);
+    return row && toClient(row);
+  }
+
+  async listClients(page: Page): Promise<PageOf<ApiClient>> {
+    return this.pageOf('SELECT * FROM api_clients ORDER BY created_at, id', [], page, toClient);
+  }
+
+  async updateClient(id: string, update: Update<ClientPatch>): Promise<ApiClient> {
+    return toClient(await this.updateRow('api_clients', { id }, update, 'name'));
+  }
+
+  async deleteClient(id: string): Promise<void> {
+    await this.deleteRow('api_clients', { id }, undefined);
+  }
+
+  // ---- api keys --------------------------------------------------------------------------
+
+  async findKeyByHash(hash: string): Promise<{ key: ApiKey; client: ApiClient } | undefined> {
+    const key = await this.one(this.pool, 'SELECT * FROM api_keys WHERE key_hash = $1', [hash]);
+    if (!key) return undefined;
+    const client = await this.one(this.pool, 'SELECT * FROM api_clients WHERE id = $1', [key.client_id]);
+    return client && { key: toKey(key), client: toClient(client) };
+  }
+
+  async createKey(key: ApiKey, event: UsageEvent | undefined, maxKeys: number): Promise<void> {
+    await this.transaction(async (c) => {
+      await this.checkQuota(c, key.client_id, 'max_api_keys', maxKeys, 'api_keys');
+      await this.insert(c, 'api_keys', key);
+      await this.recordEvent(c, event);
+    });
+  }
+
+  async upsertKey(key: ApiKey): Promise<void> {
+    await this.transaction(async (c) => {
+      await c.query('DELETE FROM api_keys WHERE id = $1', [key.id]);
+      await this.insert(c, 'api_keys', key);
+    });
+  }
+
+  async getKey(clientId: string, id: string): Promise<ApiKey | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM api_keys WHERE id = $1 AND client_id = $2', [id, clientId]);
+    return row && toKey(row);
+  }
+
+  async listKeys(clientId: string, page: Page): Promise<PageOf<ApiKey>> {
+    return this.pageOf('SELECT * FROM api_keys WHERE client_id = $1 ORDER BY created_at, id', [clientId], page, toKey);
+  }
+
+  async updateKey(clientId: string, id: string, update: Update<KeyPatch>): Promise<ApiKey> {
+    return toKey(await this.updateRow('api_keys', { id, client_id: clientId }, update));
+  }
+
+  async deleteKey(clientId: string, id: string, event: UsageEvent | undefined): Promise<void> {
+    await this.deleteRow('api_keys', { id, client_id: clientId }, event);
+  }
+
+  async recordKeyUse(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+    if (lastUsed.size === 0) return;
+    await this.pool.query(
+      `UPDATE api_keys k SET last_used_at = GREATEST(coalesce(k.last_used_at, 0), u.at)
+       FROM unnest($1::text[], $2::bigint[]) AS u(id, at) WHERE k.id = u.id`,
+      [[...lastUsed.keys()], [...lastUsed.values()]],
+    );
+  }
+
+  // ---- queues ----------------------------------------------------------------------------
+
+  async createQueue(queue: Queue, event: UsageEvent, maxQueues: number): Promise<void> {
+    await this.transaction(async (c) => {
+      await this.checkQuota(c, queue.client_id, 'max_queues', maxQueues, 'queues');
+      await this.insertUnique(c, 'queues', queue, 'name', queue.name);
+      await this.recordEvent(c, event);
+    });
+  }
+
+  async getQueue(clientId: string, id: string): Promise<Queue | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM queues WHERE id = $1 AND client_id = $2', [id, clientId]);
+    return row && toQueue(row);
+  }
+
+  async listQueues(clientId: string, page: Page): Promise<PageOf<Queue>> {
+    return this.pageOf('SELECT * FROM queues WHERE client_id = $1 ORDER BY created_at, id', [clientId], page, toQueue);
+  }
+
+  async updateQueue(clientId: string, id: string, update: Update<QueuePatch>): Promise<Queue> {
+    return toQueue(await this.updateRow('queues', { id, client_id: clientId }, update, 'name'));
+  }
+
+  async deleteQueue(clientId: string, id: string, event: UsageEvent): Promise<void> {
+    await this.deleteRow('queues', { id, client_id: clientId }, event);
+  }
+
+  // ---- listeners -------------------------------------------------------------------------
+
+  async createListener(listener: Listener, event: UsageEvent, maxListeners: number): Promise<void> {
+    await this.transaction(async (c) => {
+      await this.checkQuota(c, listener.client_id, 'max_listeners', maxListeners, 'listeners');
+      await this.insertUnique(c, 'listeners', listener, 'name', listener.name);
+      await this.recordEvent(c, event);
+    });
+  }
+
+  async getListener(clientId: string, queueId: string, id: string): Promise<Listener | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM listeners WHERE id = $1 AND queue_id = $2 AND client_id = $3', [id, queueId, clientId]);
+    return row && toListener(row);
+  }
+
+  async listListeners(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Listener>> {
+    return queueId === undefined
+      ? this.pageOf('SELECT * FROM listeners WHERE client_id = $1 ORDER BY created_at, id', [clientId], page, toListener)
+      : this.pageOf('SELECT * FROM listeners WHERE queue_id = $1 AND client_id = $2 ORDER BY created_at, id', [queueId, clientId], page, toListener);
+  }
+
+  async updateListener(clientId: string, queueId: string, id: string, update: Update<ListenerPatch>): Promise<Listener> {
+    return toListener(await this.updateRow('listeners', { id, queue_id: queueId, client_id: clientId }, update, 'name'));
+  }
+
+  async deleteListener(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
+    await this.deleteRow('listeners', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  async missedMessageIds(listenerId: string, limit: number): Promise<string[]> {
+    const rows = await this.rows(
+      this.pool,
+      "SELECT message_id FROM deliveries WHERE listener_id = $1 AND state = 'missed' ORDER BY completed_at DESC LIMIT $2",
+      [listenerId, limit],
+    );
+    return rows.map((r) => r.message_id as string);
+  }
+
+  async rotateListenerSecret(clientId: string, queueId: string, id: string, secret: string, previousUntil: number, at: number): Promise<Listener> {
+    const row = await this.one(
+      this.pool,
+      `UPDATE listeners SET previous_secret = secret, previous_secret_until = $1, secret = $2, updated_at = $3, revision = revision + 1
+       WHERE id = $4 AND queue_id = $5 AND client_id = $6 RETURNING *`,
+      [previousUntil, secret, at, id, queueId, clientId],
+    );
+    if (!row) throw new NotFoundError('listener');
+    return toListener(row);
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+
+  async createMessage(message: Message, event: UsageEvent): Promise<void> {
+    await this.transaction((c) => this.insertMessage(c, message, event));
+  }
+
+  /** The message, a delivery for every listener the queue has now, and its event. */
+  private async insertMessage(c: Client, message: Message, event: UsageEvent): Promise<void> {
+    await this.insert(c, 'messages', message);
+    await c.query(
+      `INSERT INTO deliveries (message_id, listener_id, state, due_at)
+       SELECT $1, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, $2 FROM listeners WHERE queue_id = $3`,
+      [message.id, message.deliver_at ?? message.created_at, message.queue_id],
+    );
+    await this.recordEvent(c, event);
+    await this.notifyWork(c);
+  }
+
+  async getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM messages WHERE id = $1 AND queue_id = $2 AND client_id = $3', [id, queueId, clientId]);
+    return row && toMessage(row);
+  }
+
+  async listMessages(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Message>> {
+    return queueId === undefined
+      ? this.pageOf('SELECT * FROM messages WHERE client_id = $1 ORDER BY created_at, id', [clientId], page, toMessage)
+      : this.pageOf('SELECT * FROM messages WHERE queue_id = $1 AND client_id = $2 ORDER BY created_at, id', [queueId, clientId], page, toMessage);
+  }
+
+  async updateMessage(clientId: string, queueId: string, id: string, update: Update<MessagePatch>): Promise<Message> {
+    return toMessage(await this.updateRow('messages', { id, queue_id: queueId, client_id: clientId }, update));
+  }
+
+  async deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
+    await this.deleteRow('messages', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  // ---- schedules -------------------------------------------------------------------------
+
+  async createSchedule(schedule: Schedule, event: UsageEvent, maxSchedules: number): Promise<void> {
+    await this.transaction(async (c) => {
+      await this.checkQuota(c, schedule.client_id, 'max_schedules', maxSchedules, 'schedules');
+      await this.insertUnique(c, 'schedules', schedule, 'name', schedule.name);
+      await this.recordEvent(c, event);
+      await this.notifyWork(c);
+    });
+  }
+
+  async getSchedule(clientId: string, queueId: string, id: string): Promise<Schedule | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM schedules WHERE id = $1 AND queue_id = $2 AND client_id = $3', [id, queueId, clientId]);
+    return row && toSchedule(row);
+  }
+
+  async listSchedules(clientId: string, queueId: string, page: Page): Promise<PageOf<Schedule>> {
+    return this.pageOf('SELECT * FROM schedules WHERE queue_id = $1 AND client_id = $2 ORDER BY created_at, id', [queueId, clientId], page, toSchedule);
+  }
+
+  async updateSchedule(clientId: string, queueId: string, id: string, update: Update<SchedulePatch>): Promise<Schedule> {
+    const schedule = toSchedule(await this.updateRow('schedules', { id, queue_id: queueId, client_id: clientId }, update, 'name'));
+    await this.notifyWork(this.pool);
+    return schedule;
+  }
+
+  async deleteSchedule(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
+    await this.deleteRow('schedules', { id, queue_id: queueId, client_id: clientId }, event);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<{ schedule: Schedule; queue: Queue }[]> {
+    const rows = await this.rows(
+      this.pool,
+      `SELECT to_jsonb(s) AS schedule, to_jsonb(q) AS queue FROM schedules s JOIN queues q ON q.id = s.queue_id
+       WHERE s.status = 'enabled' AND s.next_run_at <= $1 ORDER BY s.next_run_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ schedule: toSchedule(r.schedule as Row), queue: toQueue(r.queue as Row) }));
+  }
+
+  async fireTick(tick: Tick): Promise<boolean> {
+    return this.transaction(async (c) => {
+      const { rowCount } = await c.query(
+        `UPDATE schedules SET next_run_at = $1, last_run_at = $2, run_count = run_count + 1
+         WHERE id = $3 AND next_run_at = $4 AND status = 'enabled'`,
+        [tick.next, tick.at, tick.schedule.id, tick.due],
+      );
+      if (!rowCount) return false;
+      if (tick.outcome.message) await this.insertMessage(c, tick.outcome.message, tick.outcome.event);
+      else await this.recordEvent(c, tick.outcome.event);
+      return true;
+    });
+  }
+
+  async nextTickAt(): Promise<number | undefined> {
+    const row = await this.one(this.pool, "SELECT min(next_run_at) AS at FROM schedules WHERE status = 'enabled'");
+    return (row?.at as number | null) ?? undefined;
+  }
+
+  // ---- delivery --------------------------------------------------------------------------
+
+  async claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]> {
+    const room = new Map<string, number>();
+    for (const [id, n] of claim.inFlight) room.set(id, claim.perListener - n);
+    const full = [...room].filter(([, r]) => r <= 0).map(([id]) => id);
+    return this.transaction(async (c) => {
+      // SKIP LOCKED: concurrent workers take different rows instead of waiting on each other.
+      const rows = await this.rows(
+        c,
+        `WITH due AS (
+           SELECT message_id, listener_id, attempts FROM deliveries
+           WHERE state = 'pending' AND due_at <= $1 AND NOT (listener_id = ANY($2::text[]))
+           ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         SELECT due.message_id, due.listener_id, due.attempts, m.id AS m_id, m.name AS m_name, m.data, m.created_at AS m_created_at,
+           q.id AS q_id, q.name AS q_name, l.id AS l_id, l.name AS l_name, l.client_id, l.notify_url, l.secret,
+           l.previous_secret, l.previous_secret_until
+         FROM due JOIN messages m ON m.id = due.message_id JOIN listeners l ON l.id = due.listener_id JOIN queues q ON q.id = m.queue_id`,
+        [claim.now, full, claim.limit],
+      );
+      const taken = rows.filter((row) => {
+        const left = room.get(row.l_id as string) ?? claim.perListener;
+        room.set(row.l_id as string, left - 1);
+        return left > 0;
+      });
+      if (taken.length > 0) {
+        await c.query(
+          `UPDATE deliveries d SET due_at = $1 FROM unnest($2::text[], $3::text[]) AS t(message_id, listener_id)
+           WHERE d.message_id = t.message_id AND d.listener_id = t.listener_id`,
+          [claim.leaseUntil, taken.map((r) => r.message_id), taken.map((r) => r.listener_id)],
+        );
+      }
+      return taken.map(toJob);
+    });
+  }
+
+  async recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+    await this.transaction(async (c) => {
+      for (const o of outcomes) {
+        if (o.kind === 'retry') {
+          await c.query(
+            `UPDATE deliveries SET due_at = $1, attempts = attempts + 1, last_status = $2, last_error = $3, last_attempt_at = $4
+             WHERE message_id = $5 AND listener_id = $6 AND state = 'pending'`,
+            [o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId],
+          );
+          continue;
+        }
+        const { rowCount } = await c.query(
+          `UPDATE deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3, last_attempt_at = $4, completed_at = $4
+           WHERE message_id = $5 AND listener_id = $6 AND state = 'pending'`,
+          [o.kind, o.status, o.error, o.at, o.messageId, o.listenerId],
+        );
+        if (!rowCount) continue;
+        const counter = o.kind === 'acknowledged' ? 'acknowledged_count' : 'missed_count';
+        await c.query(`UPDATE listeners SET ${counter} = ${counter} + 1 WHERE id = $1`, [o.listenerId]);
+        await this.recordEvent(c, o.event);
+      }
+    });
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const row = await this.one(this.pool, "SELECT min(due_at) AS at FROM deliveries WHERE state = 'pending'");
+    return (row?.at as number | null) ?? undefined;
+  }
+
+  async deliveriesOf(messageId: string): Promise<DeliveryView[]> {
+    const rows = await this.rows(
+      this.pool,
+      `SELECT d.*, l.name AS l_name FROM deliveries d JOIN listeners l ON l.id = d.listener_id
+       WHERE d.message_id = $1 ORDER BY l.created_at, l.id`,
+      [messageId],
+    );
+    return rows.map((r) => ({
+      listener: { id: r.listener_id as string, name: r.l_name as string },
+      state: r.state as DeliveryState,
+      attempts: r.attempts as number,
+      last_status_code: r.last_status as number | null,
+      last_error: r.last_error as string | null,
+      last_attempt_at: r.last_attempt_at as number | null,
+      next_attempt_at: r.state === 'pending' ? (r.due_at as number) : null,
+    }));
+  }
+
+  async redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number> {
+    return this.transaction(async (c) => {
+      const { rowCount } = await c.query(
+        `UPDATE deliveries SET due_at = $2, attempts = 0, completed_at = NULL,
+           state = CASE (SELECT liveness_state FROM listeners WHERE id = $1) WHEN 'dead' THEN 'held' ELSE 'pending' END
+         WHERE listener_id = $1 AND state = 'missed' AND ($3::text[] IS NULL OR message_id = ANY($3::text[]))`,
+        [listenerId, now, messageIds ?? null],
+      );
+      const changed = rowCount ?? 0;
+      await c.query('UPDATE listeners SET missed_count = GREATEST(0, missed_count - $1) WHERE id = $2', [changed, listenerId]);
+      if (changed > 0) await this.notifyWork(c);
+      return changed;
+    });
+  }
+
+  async claimProbes(now: number, nextProbeAt: number, limit: number): Promise<ProbeTarget[]> {
+    const rows = await this.rows(
+      this.pool,
+      `UPDATE listeners SET next_probe_at = $2 WHERE id IN (
+         SELECT id FROM listeners WHERE next_probe_at <= $1 ORDER BY next_probe_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING id, liveness_url`,
+      [now, nextProbeAt, limit],
+    );
+    return rows as unknown as ProbeTarget[];
+  }
+
+  async recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined> {
+    return this.transaction(async (c) => {
+      const row = await this.one(c, 'SELECT liveness_state, liveness_streak FROM listeners WHERE id = $1 FOR UPDATE', [listenerId]);
+      if (!row) return undefined;
+      const from = row.liveness_state as LivenessState;
+      const next = nextLiveness(from, row.liveness_streak as number, ok);
+      await c.query(
+        `UPDATE listeners SET liveness_state = $1, liveness_streak = $2,
+           liveness_success_count = liveness_success_count + $3, liveness_failure_count = liveness_failure_count + $4 WHERE id = $5`,
+        [next.state, next.streak, ok ? 1 : 0, ok ? 0 : 1, listenerId],
+      );
+      if (next.state === 'dead' && from !== 'dead') {
+        await c.query("UPDATE deliveries SET state = 'held' WHERE listener_id = $1 AND state = 'pending'", [listenerId]);
+      } else if (from === 'dead' && next.state !== 'dead') {
+        await c.query("UPDATE deliveries SET state = 'pending', due_at = $1 WHERE listener_id = $2 AND state = 'held'", [at, listenerId]);
+        await this.notifyWork(c);
+      }
+      return { from, to: next.state };
+    });
+  }
+
+  async purgeAcknowledgedMessages(before: number, batch: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM messages WHERE id IN (
+         SELECT m.id FROM messages m WHERE m.created_at < $1
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state != 'acknowledged')
+         LIMIT $2)`,
+      [before, batch],
+    );
+    return rowCount ?? 0;
+  }
+
+  // ---- usage events ----------------------------------------------------------------------
+
+  async listEvents(query: EventQuery): Promise<UsageEvent[]> {
+    const rows = await this.rows(
+      this.pool,
+      `SELECT * FROM usage_events WHERE client_id = $1 AND ($2::text IS NULL OR category = $2)
+         AND (stored_at > $3 OR (stored_at = $3 AND id > $4)) ORDER BY stored_at, id LIMIT $5`,
+      [query.clientId, query.category ?? null, query.after.at, query.after.id, query.limit],
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      client_id: r.client_id as string,
+      type: r.type as EventType,
+      stored_at: r.stored_at as number,
+      ...JSON.parse(r.refs as string),
+    }));
+  }
+
+  async countEvents(clientId: string, windows: StatsWindows): Promise<Record<keyof StatsWindows, EventCounts>> {
+    const since = Math.min(windows.last24h, windows.last1h, windows.today);
+    const rows = await this.rows(
+      this.pool,
+      `SELECT type, count(*) FILTER (WHERE stored_at >= $1) AS last24h, count(*) FILTER (WHERE stored_at >= $2) AS last1h,
+         count(*) FILTER (WHERE stored_at >= $3) AS today
+       FROM usage_events WHERE client_id = $4 AND stored_at >= $5 GROUP BY type`,
+      [windows.last24h, windows.last1h, windows.today, clientId, since],
+    );
+    return tallyByWindow(rows);
+  }
+
+  async purgeEventsBefore(at: number, batch: number): Promise<number> {
+    const { rowCount } = await this.pool.query('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < $1 LIMIT $2)', [at, batch]);
+    return rowCount ?? 0;
+  }
+}

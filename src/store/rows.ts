@@ -1,0 +1,80 @@
+import { EVENT_TYPES, type ApiClient, type ApiKey, type DeliveryJob, type EventCounts, type EventType, type Listener, type Message, type Queue, type Schedule, type StatsWindows } from './types.js';
+
+// What both stores share: how rows become domain objects and back. Booleans arrive as 0/1 from
+// SQLite and true/false from PostgreSQL; JSON is kept as text in both.
+
+export type Row = Record<string, unknown>;
+
+export const toClient = (r: Row): ApiClient => ({
+  id: r.id as string,
+  name: r.name as string,
+  is_root: r.is_root === 1 || r.is_root === true,
+  status: r.status as ApiClient['status'],
+  quotas: JSON.parse(r.quotas as string),
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+  revision: r.revision as number,
+});
+export const toKey = (r: Row): ApiKey => ({ ...(r as unknown as ApiKey), scopes: JSON.parse(r.scopes as string) });
+export const toQueue = (r: Row): Queue => ({ ...(r as unknown as Queue), schema: r.schema === null ? null : JSON.parse(r.schema as string) });
+export const toListener = (r: Row): Listener => r as unknown as Listener;
+export const toMessage = (r: Row): Message => r as unknown as Message;
+
+/** The built-in api client of the operator's root keys. */
+export function newRootClient(at: number): ApiClient {
+  return { id: 'root', name: 'discue/root', is_root: true, status: 'active', quotas: {}, created_at: at, updated_at: at, revision: 1 };
+}
+
+export const toSchedule = (r: Row): Schedule => r as unknown as Schedule;
+
+/** Column values as both drivers bind them: objects become JSON, booleans integers. */
+export function bindable(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'object') return JSON.stringify(value);
+  return value;
+}
+
+/** The `GET /events?events=` kind of an event type: the resource it is about. */
+export function eventCategory(type: EventType): string {
+  return `${type.split('_')[0] === 'api' ? 'api_key' : type.split('_')[0]}s`;
+}
+
+// Mutable columns per table: the only names ever interpolated into SQL.
+export const MUTABLE: Record<string, readonly string[]> = {
+  api_clients: ['name', 'status', 'quotas'],
+  api_keys: ['name', 'status', 'scopes'],
+  queues: ['name', 'schema', 'schema_id'],
+  listeners: ['name', 'notify_url', 'liveness_url'],
+  messages: ['name'],
+  schedules: ['name', 'cron', 'timezone', 'data', 'message_name', 'status', 'next_run_at'],
+};
+
+export function toJob(r: Row): DeliveryJob {
+  return {
+    message: { id: r.m_id as string, name: r.m_name as string | null, data: r.data as string, created_at: r.m_created_at as number },
+    queue: { id: r.q_id as string, name: r.q_name as string },
+    listener: {
+      id: r.l_id as string,
+      name: r.l_name as string,
+      client_id: r.client_id as string,
+      notify_url: r.notify_url as string,
+      secret: r.secret as string,
+      previous_secret: r.previous_secret as string | null,
+      previous_secret_until: r.previous_secret_until as number | null,
+    },
+    attempts: r.attempts as number,
+  };
+}
+
+/** Turns per-type rows of window sums into one complete count per window, zeros included. */
+export function tallyByWindow(rows: Row[]): Record<keyof StatsWindows, EventCounts> {
+  const zeros = () => Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as EventCounts;
+  const result = { last24h: zeros(), last1h: zeros(), today: zeros() };
+  for (const row of rows) {
+    const type = row.type as EventType;
+    if (!(type in result.last24h)) continue;
+    for (const window of ['last24h', 'last1h', 'today'] as const) result[window][type] = Number(row[window] ?? 0);
+  }
+  return result;
+}
