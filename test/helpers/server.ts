@@ -6,7 +6,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureRootKey } from '../../src/root-key.js';
 import { startDelivery, type DeliveryService } from '../../src/delivery/service.js';
-import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { openStore } from '../../src/store/open.js';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef';
 
@@ -54,7 +54,8 @@ export async function call<T = any>(baseUrl: string, method: string, path: strin
 
 /**
  * The real server on 127.0.0.1 over real HTTP, on a real SQLite file in a fresh directory
- * (or `dataDir`, to reopen one). `stop` keeps the data, `close` removes it.
+ * (or `dataDir`, to reopen one), or on PostgreSQL when `env` has DISCUE_DATABASE_URL. `stop`
+ * keeps the data, `close` removes it.
  */
 export async function startServer(env: Record<string, string> = {}, dataDir?: string, options: { delivery?: boolean } = {}): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'discue-test-'));
@@ -65,7 +66,7 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
     DISCUE_RATE_LIMIT_PER_MINUTE: '0',
     ...env,
   });
-  const store = openSqliteStore(config.dataDir);
+  const store = await openStore(config);
   await ensureRootKey(store, config.rootApiKey, Date.now());
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   let delivery: DeliveryService | undefined;

@@ -222,7 +222,7 @@ export class PostgresStore implements Store {
   isUnavailable(err: unknown): boolean {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && UNAVAILABLE_CODES.some((c) => code.startsWith(c))) return true;
-    return err instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(err.message);
+    return err instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/.test(err.message);
   }
 
   async watchWork(onWork: () => void): Promise<() => Promise<void>> {
