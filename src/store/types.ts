@@ -320,6 +320,10 @@ export interface Store {
   recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void>;
   /** When the earliest pending delivery falls due, if any. */
   nextDueAt(): Promise<number | undefined>;
+  /** Deliveries waiting to be sent or in flight (state `pending`): the backlog, for metrics. */
+  countPendingDeliveries(): Promise<number>;
+  /** How many listeners are in each liveness state, for metrics. */
+  countListenersByState(): Promise<Record<LivenessState, number>>;
   deliveriesOf(messageId: string): Promise<DeliveryView[]>;
   /** Sends missed messages (all, or those listed) to the listener again; returns how many. */
   redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number>;

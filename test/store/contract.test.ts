@@ -266,6 +266,27 @@ for (const kind of kinds) {
       assert.equal(await store.getMessage(c.id, q.id, plain.id), undefined);
     });
 
+    it('concurrent writes: a failing one fails alone, the others commit', async () => {
+      const names = ['same', 'same', 'other-1', 'other-2'].map((n) => `${n}-${kind.name}`);
+      const results = await Promise.allSettled(names.map((name) => store.createQueue(queue(c.id, name), event(c.id, 'queue_added'), 1000)));
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+      assert.ok((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason instanceof DuplicateError);
+      const all = await store.listQueues(c.id, { offset: 0, limit: 100 });
+      for (const name of new Set(names)) assert.equal(all.items.filter((q) => q.name === name).length, 1, name);
+    });
+
+    it('counts pending deliveries and listeners by state, for metrics', async () => {
+      const q = queue(c.id);
+      await store.createQueue(q, event(c.id, 'queue_added'), 1000);
+      const before = await store.countPendingDeliveries();
+      await store.createListener(listener(q), event(c.id, 'listener_added'), 1000);
+      await store.createMessage(message(q), event(c.id, 'message_added'));
+      assert.equal(await store.countPendingDeliveries(), before + 1);
+      const states = await store.countListenersByState();
+      assert.ok(states.stable >= 1);
+      assert.ok(states.unstable >= 1, 'the listener the liveness test revived');
+    });
+
     it('reports an unavailable store as such', async () => {
       const other = await reopen();
       await other.close();

@@ -561,6 +561,18 @@ export class PostgresStore implements Store {
     return (row?.at as number | null) ?? undefined;
   }
 
+  async countPendingDeliveries(): Promise<number> {
+    return Number((await this.one(this.pool, "SELECT count(*) AS n FROM deliveries WHERE state = 'pending'"))!.n);
+  }
+
+  async countListenersByState(): Promise<Record<LivenessState, number>> {
+    const counts: Record<LivenessState, number> = { stable: 0, unstable: 0, dead: 0 };
+    for (const row of await this.rows(this.pool, 'SELECT liveness_state, count(*) AS n FROM listeners GROUP BY liveness_state')) {
+      counts[row.liveness_state as LivenessState] = Number(row.n);
+    }
+    return counts;
+  }
+
   async deliveriesOf(messageId: string): Promise<DeliveryView[]> {
     const rows = await this.rows(
       this.pool,

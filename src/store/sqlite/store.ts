@@ -36,6 +36,7 @@ import {
 } from '../types.js';
 import { nextLiveness } from '../../domain/liveness.js';
 import { bindable, eventCategory, MUTABLE, newRootClient, tallyByWindow, toClient, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
+import { GroupCommit } from './group-commit.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 type Db = Database.Database;
@@ -74,11 +75,19 @@ const UNAVAILABLE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLI
 
 export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly commits: GroupCommit;
 
   constructor(
     readonly db: Db,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.commits = new GroupCommit(db);
+  }
+
+  /** Runs a write transaction, committed together with the others of this turn of the loop. */
+  private write<T>(work: () => T): Promise<T> {
+    return this.commits.run(work);
+  }
 
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -139,10 +148,10 @@ export class SqliteStore implements Store {
    * Applies a patch to one row found by `where`, conditional on the expected revision, and
    * returns the row as it is now.
    */
-  private updateRow(table: string, where: Record<string, string>, update: Update<object>, uniqueField?: string): Row {
+  private async updateRow(table: string, where: Record<string, string>, update: Update<object>, uniqueField?: string): Promise<Row> {
     const whereSql = Object.keys(where).map((c) => `${c} = ?`).join(' AND ');
     const cols = Object.keys(update.patch).filter((c) => MUTABLE[table]!.includes(c));
-    const run = this.db.transaction(() => {
+    const run = () => {
       const current = this.stmt(`SELECT revision FROM ${table} WHERE ${whereSql}`).get(...Object.values(where)) as Row | undefined;
       if (!current) throw new NotFoundError(table);
       if (update.expectedRevision !== undefined && update.expectedRevision !== current.revision) {
@@ -153,9 +162,9 @@ export class SqliteStore implements Store {
       this.stmt(`UPDATE ${table} SET ${sets} WHERE ${whereSql}`).run(...values, update.updatedAt, ...Object.values(where));
       this.recordEvent(update.event);
       return this.stmt(`SELECT * FROM ${table} WHERE ${whereSql}`).get(...Object.values(where)) as Row;
-    });
+    };
     try {
-      return run.immediate();
+      return await this.write(run);
     } catch (err) {
       if (isUniqueViolation(err) && uniqueField) {
         throw new DuplicateError(uniqueField, String((update.patch as Record<string, unknown>)[uniqueField]));
@@ -164,13 +173,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  private deleteRow(table: string, where: Record<string, string>, event: UsageEvent | undefined): void {
+  private async deleteRow(table: string, where: Record<string, string>, event: UsageEvent | undefined): Promise<void> {
     const whereSql = Object.keys(where).map((c) => `${c} = ?`).join(' AND ');
-    this.db.transaction(() => {
+    await this.write(() => {
       const { changes } = this.stmt(`DELETE FROM ${table} WHERE ${whereSql}`).run(...Object.values(where));
       if (changes === 0) throw new NotFoundError(table);
       this.recordEvent(event);
-    }).immediate();
+    });
   }
 
   async close(): Promise<void> {
@@ -199,11 +208,11 @@ export class SqliteStore implements Store {
   }
 
   async createClient(client: ApiClient, firstKey: ApiKey, event: UsageEvent): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       this.insertUnique('api_clients', client, 'name', client.name);
       this.insert('api_keys', firstKey);
       this.recordEvent(event);
-    }).immediate();
+    });
   }
 
   async getClient(id: string): Promise<ApiClient | undefined> {
@@ -216,11 +225,11 @@ export class SqliteStore implements Store {
   }
 
   async updateClient(id: string, update: Update<ClientPatch>): Promise<ApiClient> {
-    return toClient(this.updateRow('api_clients', { id }, update, 'name'));
+    return toClient(await this.updateRow('api_clients', { id }, update, 'name'));
   }
 
   async deleteClient(id: string): Promise<void> {
-    this.deleteRow('api_clients', { id }, undefined);
+    await this.deleteRow('api_clients', { id }, undefined);
   }
 
   // ---- api keys --------------------------------------------------------------------------
@@ -233,18 +242,18 @@ export class SqliteStore implements Store {
   }
 
   async createKey(key: ApiKey, event: UsageEvent | undefined, maxKeys: number): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       this.checkQuota('max_api_keys', maxKeys, 'SELECT count(*) FROM api_keys WHERE client_id = ?', key.client_id);
       this.insert('api_keys', key);
       this.recordEvent(event);
-    }).immediate();
+    });
   }
 
   async upsertKey(key: ApiKey): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       this.stmt('DELETE FROM api_keys WHERE id = ?').run(key.id);
       this.insert('api_keys', key);
-    }).immediate();
+    });
   }
 
   async getKey(clientId: string, id: string): Promise<ApiKey | undefined> {
@@ -257,28 +266,28 @@ export class SqliteStore implements Store {
   }
 
   async updateKey(clientId: string, id: string, update: Update<KeyPatch>): Promise<ApiKey> {
-    return toKey(this.updateRow('api_keys', { id, client_id: clientId }, update));
+    return toKey(await this.updateRow('api_keys', { id, client_id: clientId }, update));
   }
 
   async deleteKey(clientId: string, id: string, event: UsageEvent | undefined): Promise<void> {
-    this.deleteRow('api_keys', { id, client_id: clientId }, event);
+    await this.deleteRow('api_keys', { id, client_id: clientId }, event);
   }
 
   async recordKeyUse(lastUsed: ReadonlyMap<string, number>): Promise<void> {
     const touch = this.stmt('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
-    this.db.transaction(() => {
+    await this.write(() => {
       for (const [id, at] of lastUsed) touch.run(at, id);
-    }).immediate();
+    });
   }
 
   // ---- queues ----------------------------------------------------------------------------
 
   async createQueue(queue: Queue, event: UsageEvent, maxQueues: number): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       this.checkQuota('max_queues', maxQueues, 'SELECT count(*) FROM queues WHERE client_id = ?', queue.client_id);
       this.insertUnique('queues', queue, 'name', queue.name);
       this.recordEvent(event);
-    }).immediate();
+    });
   }
 
   async getQueue(clientId: string, id: string): Promise<Queue | undefined> {
@@ -291,21 +300,21 @@ export class SqliteStore implements Store {
   }
 
   async updateQueue(clientId: string, id: string, update: Update<QueuePatch>): Promise<Queue> {
-    return toQueue(this.updateRow('queues', { id, client_id: clientId }, update, 'name'));
+    return toQueue(await this.updateRow('queues', { id, client_id: clientId }, update, 'name'));
   }
 
   async deleteQueue(clientId: string, id: string, event: UsageEvent): Promise<void> {
-    this.deleteRow('queues', { id, client_id: clientId }, event);
+    await this.deleteRow('queues', { id, client_id: clientId }, event);
   }
 
   // ---- listeners -------------------------------------------------------------------------
 
   async createListener(listener: Listener, event: UsageEvent, maxListeners: number): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       this.checkQuota('max_listeners', maxListeners, 'SELECT count(*) FROM listeners WHERE client_id = ?', listener.client_id);
       this.insertUnique('listeners', listener, 'name', listener.name);
       this.recordEvent(event);
-    }).immediate();
+    });
   }
 
   async getListener(clientId: string, queueId: string, id: string): Promise<Listener | undefined> {
@@ -320,11 +329,11 @@ export class SqliteStore implements Store {
   }
 
   async updateListener(clientId: string, queueId: string, id: string, update: Update<ListenerPatch>): Promise<Listener> {
-    return toListener(this.updateRow('listeners', { id, queue_id: queueId, client_id: clientId }, update, 'name'));
+    return toListener(await this.updateRow('listeners', { id, queue_id: queueId, client_id: clientId }, update, 'name'));
   }
 
   async deleteListener(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
-    this.deleteRow('listeners', { id, queue_id: queueId, client_id: clientId }, event);
+    await this.deleteRow('listeners', { id, queue_id: queueId, client_id: clientId }, event);
   }
 
   async missedMessageIds(listenerId: string, limit: number): Promise<string[]> {
@@ -335,19 +344,19 @@ export class SqliteStore implements Store {
 
   async rotateListenerSecret(clientId: string, queueId: string, id: string, secret: string, previousUntil: number, at: number): Promise<Listener> {
     const where = 'id = ? AND queue_id = ? AND client_id = ?';
-    return this.db.transaction(() => {
+    return this.write(() => {
       const { changes } = this.stmt(
         `UPDATE listeners SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?, revision = revision + 1 WHERE ${where}`,
       ).run(previousUntil, secret, at, id, queueId, clientId);
       if (changes === 0) throw new NotFoundError('listener');
       return toListener(this.stmt(`SELECT * FROM listeners WHERE ${where}`).get(id, queueId, clientId) as Row);
-    }).immediate();
+    });
   }
 
   // ---- messages --------------------------------------------------------------------------
 
   async createMessage(message: Message, event: UsageEvent): Promise<void> {
-    this.db.transaction(() => this.insertMessage(message, event)).immediate();
+    await this.write(() => this.insertMessage(message, event));
   }
 
   /** The message, a delivery for every listener the queue has now, and its event. */
@@ -373,21 +382,21 @@ export class SqliteStore implements Store {
   }
 
   async updateMessage(clientId: string, queueId: string, id: string, update: Update<MessagePatch>): Promise<Message> {
-    return toMessage(this.updateRow('messages', { id, queue_id: queueId, client_id: clientId }, update));
+    return toMessage(await this.updateRow('messages', { id, queue_id: queueId, client_id: clientId }, update));
   }
 
   async deleteMessage(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
-    this.deleteRow('messages', { id, queue_id: queueId, client_id: clientId }, event);
+    await this.deleteRow('messages', { id, queue_id: queueId, client_id: clientId }, event);
   }
 
   // ---- schedules -------------------------------------------------------------------------
 
   async createSchedule(schedule: Schedule, event: UsageEvent, maxSchedules: number): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       this.checkQuota('max_schedules', maxSchedules, 'SELECT count(*) FROM schedules WHERE client_id = ?', schedule.client_id);
       this.insertUnique('schedules', schedule, 'name', schedule.name);
       this.recordEvent(event);
-    }).immediate();
+    });
   }
 
   async getSchedule(clientId: string, queueId: string, id: string): Promise<Schedule | undefined> {
@@ -399,11 +408,11 @@ export class SqliteStore implements Store {
   }
 
   async updateSchedule(clientId: string, queueId: string, id: string, update: Update<SchedulePatch>): Promise<Schedule> {
-    return this.updateRow('schedules', { id, queue_id: queueId, client_id: clientId }, update, 'name') as unknown as Schedule;
+    return (await this.updateRow('schedules', { id, queue_id: queueId, client_id: clientId }, update, 'name')) as unknown as Schedule;
   }
 
   async deleteSchedule(clientId: string, queueId: string, id: string, event: UsageEvent): Promise<void> {
-    this.deleteRow('schedules', { id, queue_id: queueId, client_id: clientId }, event);
+    await this.deleteRow('schedules', { id, queue_id: queueId, client_id: clientId }, event);
   }
 
   async dueSchedules(now: number, limit: number): Promise<{ schedule: Schedule; queue: Queue }[]> {
@@ -412,7 +421,7 @@ export class SqliteStore implements Store {
   }
 
   async fireTick(tick: Tick): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const { changes } = this.stmt(
         `UPDATE schedules SET next_run_at = ?, last_run_at = ?, run_count = run_count + 1
          WHERE id = ? AND next_run_at = ? AND status = 'enabled'`,
@@ -421,7 +430,7 @@ export class SqliteStore implements Store {
       if (tick.outcome.message) this.insertMessage(tick.outcome.message, tick.outcome.event);
       else this.recordEvent(tick.outcome.event);
       return true;
-    }).immediate();
+    });
   }
 
   async nextTickAt(): Promise<number | undefined> {
@@ -445,7 +454,7 @@ export class SqliteStore implements Store {
         JOIN queues q ON q.id = m.queue_id
       WHERE d.state = 'pending' AND d.due_at <= ? ${skip}
       ORDER BY d.due_at LIMIT ?`;
-    return this.db.transaction(() => {
+    return this.write(() => {
       const rows = this.stmt(sql).all(claim.now, ...skipListeners, claim.limit) as Row[];
       const lease = this.stmt('UPDATE deliveries SET due_at = ? WHERE rowid = ?');
       const taken = rows.filter((row) => {
@@ -455,7 +464,7 @@ export class SqliteStore implements Store {
       });
       for (const row of taken) lease.run(claim.leaseUntil, row.rowid);
       return taken.map(toJob);
-    }).immediate();
+    });
   }
 
   async recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
@@ -471,7 +480,7 @@ export class SqliteStore implements Store {
       acknowledged: this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + 1 WHERE id = ?'),
       missed: this.stmt('UPDATE listeners SET missed_count = missed_count + 1 WHERE id = ?'),
     };
-    this.db.transaction(() => {
+    await this.write(() => {
       for (const o of outcomes) {
         if (o.kind === 'retry') {
           retry.run(o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId);
@@ -483,12 +492,24 @@ export class SqliteStore implements Store {
         count[o.kind].run(o.listenerId);
         this.recordEvent(o.event);
       }
-    }).immediate();
+    });
   }
 
   async nextDueAt(): Promise<number | undefined> {
     const at = this.stmt("SELECT min(due_at) FROM deliveries WHERE state = 'pending'").pluck().get() as number | null;
     return at ?? undefined;
+  }
+
+  async countPendingDeliveries(): Promise<number> {
+    // Counted on the partial index of pending deliveries: no table scan.
+    return this.count("SELECT count(*) FROM deliveries WHERE state = 'pending'");
+  }
+
+  async countListenersByState(): Promise<Record<LivenessState, number>> {
+    const counts: Record<LivenessState, number> = { stable: 0, unstable: 0, dead: 0 };
+    const rows = this.stmt('SELECT liveness_state, count(*) AS n FROM listeners GROUP BY liveness_state').all() as { liveness_state: LivenessState; n: number }[];
+    for (const row of rows) counts[row.liveness_state] = row.n;
+    return counts;
   }
 
   async deliveriesOf(messageId: string): Promise<DeliveryView[]> {
@@ -512,7 +533,7 @@ export class SqliteStore implements Store {
     const reset = `UPDATE deliveries SET due_at = @now, attempts = 0, completed_at = NULL,
         state = CASE (SELECT liveness_state FROM listeners WHERE id = @listener) WHEN 'dead' THEN 'held' ELSE 'pending' END
       WHERE listener_id = @listener AND state = 'missed'`;
-    return this.db.transaction(() => {
+    return this.write(() => {
       let changed = 0;
       if (messageIds === undefined) {
         changed = this.stmt(reset).run({ listener: listenerId, now }).changes;
@@ -522,20 +543,20 @@ export class SqliteStore implements Store {
       }
       this.stmt('UPDATE listeners SET missed_count = max(0, missed_count - ?) WHERE id = ?').run(changed, listenerId);
       return changed;
-    }).immediate();
+    });
   }
 
   async claimProbes(now: number, nextProbeAt: number, limit: number): Promise<ProbeTarget[]> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const due = this.stmt('SELECT id, liveness_url FROM listeners WHERE next_probe_at <= ? ORDER BY next_probe_at LIMIT ?').all(now, limit) as ProbeTarget[];
       const push = this.stmt('UPDATE listeners SET next_probe_at = ? WHERE id = ?');
       for (const target of due) push.run(nextProbeAt, target.id);
       return due;
-    }).immediate();
+    });
   }
 
   async recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const row = this.stmt('SELECT liveness_state, liveness_streak FROM listeners WHERE id = ?').get(listenerId) as Row | undefined;
       if (!row) return undefined;
       const from = row.liveness_state as LivenessState;
@@ -550,7 +571,7 @@ export class SqliteStore implements Store {
         this.stmt("UPDATE deliveries SET state = 'pending', due_at = ? WHERE listener_id = ? AND state = 'held'").run(at, listenerId);
       }
       return { from, to: next.state };
-    }).immediate();
+    });
   }
 
   async purgeAcknowledgedMessages(before: number, batch: number): Promise<number> {
