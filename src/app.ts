@@ -1,10 +1,12 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
+import { Metrics } from './metrics.js';
 import { SchemaCache } from './domain/schema-cache.js';
 import { systemResolver, type HostResolver } from './domain/target-url.js';
 import { errorBody, errorHandler, HttpError } from './http/errors.js';
 import { guard } from './http/guard.js';
+import { API_PREFIX, registerApiDocs } from './http/openapi.js';
 import { KeyAuthenticator } from './http/keys.js';
 import { Lockout } from './http/lockout.js';
 import { RouteTable } from './http/methods.js';
@@ -16,6 +18,7 @@ import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { listenerRoutes } from './http/routes/listeners.js';
 import { messageRoutes } from './http/routes/messages.js';
+import { opsRoutes } from './http/routes/ops.js';
 import { queueRoutes } from './http/routes/queues.js';
 import { scheduleRoutes } from './http/routes/schedules.js';
 import type { Services } from './http/services.js';
@@ -31,6 +34,8 @@ export interface AppOptions {
   onPublished?: () => void;
   /** Called after schedules change, to wake an in-process scheduler. */
   onScheduled?: () => void;
+  /** The process's metrics; a registry of the app's own when not given. */
+  metrics?: Metrics;
 }
 
 // Room for JSON escaping around the largest `data` a message may carry.
@@ -47,9 +52,13 @@ function apiRoutes(app: FastifyInstance, services: Services): void {
   healthRoutes(app, services);
 }
 
-export function buildApp(options: AppOptions): { app: FastifyInstance; services: Services } {
+// The publish route under either prefix: a 2xx there is one message published.
+const PUBLISH_ROUTE = /\/queues\/:queue_id\/messages$/;
+
+export function buildApp(options: AppOptions): { app: FastifyInstance; services: Services; metrics: Metrics } {
   const { config, store } = options;
   const now = options.now ?? Date.now;
+  const metrics = options.metrics ?? new Metrics(store);
   const services: Services = {
     config,
     store,
@@ -96,15 +105,25 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
     }),
   );
   app.addHook('onSend', shapeResponse);
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url;
+    metrics.observeRequest(request.method, route ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    if (reply.statusCode < 300 && (request.method === 'POST' || request.method === 'PUT') && route !== undefined && PUBLISH_ROUTE.test(route)) {
+      metrics.messagePublished();
+    }
+    done();
+  });
   app.setErrorHandler(errorHandler((err) => store.isUnavailable(err)));
   // Requests still arriving while the server drains get the API's own 503 (see guard).
   app.addHook('preClose', async () => {
     services.draining = true;
   });
   app.setNotFoundHandler(routes.notFoundHandler());
+  registerApiDocs(app, config);
   app.register(async (scope) => apiRoutes(scope, services));
-  app.register(async (scope) => apiRoutes(scope, services), { prefix: '/v1' });
-  return { app, services };
+  app.register(async (scope) => apiRoutes(scope, services), { prefix: API_PREFIX });
+  app.register(async (scope) => opsRoutes(scope, services, metrics));
+  return { app, services, metrics };
 }
 
 /**
@@ -136,10 +155,12 @@ function wellFormed(value: unknown): boolean {
 }
 
 /**
- * Response shaping every route shares: `?pretty=true` indents, and `Prefer: return=minimal`
- * turns a 200 into a bodyless 204.
+ * Response shaping every JSON answer shares: `?pretty=true` indents, and
+ * `Prefer: return=minimal` turns a 200 into a bodyless 204. Other media (the reference page,
+ * metrics) pass as they are.
  */
 async function shapeResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload;
   if (reply.statusCode === 200 && /\breturn=minimal\b/i.test(String(request.headers.prefer ?? ''))) {
     reply.code(204);
     reply.removeHeader('content-type');

@@ -17,6 +17,8 @@ export interface Config {
   databaseStatementTimeoutMs: number;
   publicUrl: string | undefined;
   rootApiKey: string | undefined;
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
   allowPrivateTargets: boolean;
   retrySchedule: number[];
   deliveryTimeoutMs: number;
@@ -88,6 +90,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseStatementTimeoutMs: read(env, 'DISCUE_DATABASE_STATEMENT_TIMEOUT', 30_000, duration, 'a duration such as 30s'),
     publicUrl: read<string | undefined>(env, 'DISCUE_PUBLIC_URL', undefined, httpUrl, 'an http(s) URL'),
     rootApiKey: read<string | undefined>(env, 'DISCUE_ROOT_API_KEY', undefined, (raw) => (raw.length >= 16 ? raw : undefined), 'at least 16 characters'),
+    metricsToken: read<string | undefined>(env, 'DISCUE_METRICS_TOKEN', undefined, (raw) => (raw.length >= 16 ? raw : undefined), 'at least 16 characters'),
     allowPrivateTargets: read(env, 'DISCUE_ALLOW_PRIVATE_TARGETS', false, boolean, 'true or false'),
     retrySchedule: read(env, 'DISCUE_RETRY_SCHEDULE', durationList(DEFAULT_RETRY_SCHEDULE)!, durationList, 'comma-separated durations such as 1s,5s,30s'),
     deliveryTimeoutMs: read(env, 'DISCUE_DELIVERY_TIMEOUT', 10_000, duration, 'a duration such as 10s'),
@@ -109,4 +112,83 @@ export function loadConfig(env: Env = process.env): Config {
     },
     logLevel: read(env, 'DISCUE_LOG_LEVEL', 'info', (raw) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined), 'one of fatal, error, warn, info, debug, trace, silent'),
   };
+}
+
+// ---- the effective configuration, as `discue config` prints it --------------------------------
+
+const MASK = '********';
+const shown = (value: string | number | boolean | undefined) => (value === undefined ? '' : String(value));
+const secret = (value: string | undefined) => (value === undefined ? '' : MASK);
+
+/** Milliseconds in the largest unit that writes them exactly: `7d`, `90s`, `1500ms`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes > 0 && bytes % 1_048_576 === 0) return `${bytes / 1_048_576}MiB`;
+  if (bytes > 0 && bytes % 1024 === 0) return `${bytes / 1024}KiB`;
+  return String(bytes);
+}
+
+/** A database URL without its password (in the user-info or a `password` parameter). */
+export function maskDatabaseUrl(raw: string | undefined): string {
+  if (raw === undefined) return '';
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = MASK;
+    if (url.searchParams.has('password')) url.searchParams.set('password', MASK);
+    return url.toString();
+  } catch {
+    return MASK;
+  }
+}
+
+type Shown = [variable: string, value: string][];
+
+// Every setting by the variable that sets it; typed so a new setting cannot be left out.
+const SHOW: { [K in keyof Config]: (value: Config[K]) => Shown } = {
+  port: (v) => [['PORT', shown(v)]],
+  host: (v) => [['HOST', v]],
+  dataDir: (v) => [['DISCUE_DATA_DIR', v]],
+  databaseUrl: (v) => [['DISCUE_DATABASE_URL', maskDatabaseUrl(v)]],
+  databasePoolSize: (v) => [['DISCUE_DATABASE_POOL_SIZE', shown(v)]],
+  databaseStatementTimeoutMs: (v) => [['DISCUE_DATABASE_STATEMENT_TIMEOUT', formatDuration(v)]],
+  publicUrl: (v) => [['DISCUE_PUBLIC_URL', shown(v)]],
+  rootApiKey: (v) => [['DISCUE_ROOT_API_KEY', secret(v)]],
+  metricsToken: (v) => [['DISCUE_METRICS_TOKEN', secret(v)]],
+  allowPrivateTargets: (v) => [['DISCUE_ALLOW_PRIVATE_TARGETS', shown(v)]],
+  retrySchedule: (v) => [['DISCUE_RETRY_SCHEDULE', v.map(formatDuration).join(',')]],
+  deliveryTimeoutMs: (v) => [['DISCUE_DELIVERY_TIMEOUT', formatDuration(v)]],
+  livenessIntervalMs: (v) => [['DISCUE_LIVENESS_INTERVAL', formatDuration(v)]],
+  rateLimitPerMinute: (v) => [['DISCUE_RATE_LIMIT_PER_MINUTE', shown(v)]],
+  lockoutThreshold: (v) => [['DISCUE_LOCKOUT_THRESHOLD', shown(v)]],
+  lockoutWindowMs: (v) => [['DISCUE_LOCKOUT_WINDOW', formatDuration(v)]],
+  lockoutDurationMs: (v) => [['DISCUE_LOCKOUT_DURATION', formatDuration(v)]],
+  maxDataBytes: (v) => [['DISCUE_MAX_DATA_SIZE', formatBytes(v)]],
+  messageRetentionMs: (v) => [['DISCUE_MESSAGE_RETENTION', formatDuration(v)]],
+  deliveryConcurrency: (v) => [['DISCUE_DELIVERY_CONCURRENCY', shown(v)]],
+  listenerConcurrency: (v) => [['DISCUE_LISTENER_CONCURRENCY', shown(v)]],
+  pollIntervalMs: (v) => [['DISCUE_POLL_INTERVAL', formatDuration(v)]],
+  quotas: (v) => [
+    ['DISCUE_MAX_QUEUES', shown(v.max_queues)],
+    ['DISCUE_MAX_LISTENERS', shown(v.max_listeners)],
+    ['DISCUE_MAX_API_KEYS', shown(v.max_api_keys)],
+    ['DISCUE_MAX_SCHEDULES', shown(v.max_schedules)],
+  ],
+  logLevel: (v) => [['DISCUE_LOG_LEVEL', v]],
+};
+
+/**
+ * The effective configuration as `VARIABLE=value` lines, in the forms the variables take,
+ * secrets masked; settings the environment leaves unset are marked `# default`.
+ */
+export function describeConfig(config: Config, env: Env = process.env): string {
+  const entries = (Object.keys(SHOW) as (keyof Config)[]).flatMap((key) => (SHOW[key] as (value: unknown) => Shown)(config[key]));
+  const lines = entries.map(([variable, value]) => ({ text: `${variable}=${value}`, set: (env[variable] ?? '').trim() !== '' }));
+  const width = Math.max(0, ...lines.filter((l) => !l.set).map((l) => l.text.length));
+  return lines.map((l) => (l.set ? l.text : `${l.text.padEnd(width)}  # default`)).join('\n');
 }

@@ -1,5 +1,5 @@
 import { fullScopes } from './domain/scopes.js';
-import { hashKey, newKeySecret } from './http/keys.js';
+import { newApiKey, newKeySecret } from './http/keys.js';
 import type { ApiKey, Store } from './store/types.js';
 
 // Fixed ids: the key from the environment is replaced when the variable changes; the
@@ -8,19 +8,8 @@ const ENV_KEY_ID = 'root-env';
 const GENERATED_KEY_ID = 'root-generated';
 
 function rootKey(id: string, clientId: string, secret: string, at: number): ApiKey {
-  return {
-    id,
-    client_id: clientId,
-    name: id === ENV_KEY_ID ? 'root key (DISCUE_ROOT_API_KEY)' : 'root key (generated)',
-    key_prefix: secret.slice(0, 3),
-    key_hash: hashKey(secret),
-    status: 'enabled',
-    scopes: fullScopes(),
-    created_at: at,
-    updated_at: at,
-    last_used_at: null,
-    revision: 1,
-  };
+  const name = id === ENV_KEY_ID ? 'root key (DISCUE_ROOT_API_KEY)' : 'root key (generated)';
+  return newApiKey({ id, clientId, name, secret, scopes: fullScopes() }, at);
 }
 
 /**

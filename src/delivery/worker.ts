@@ -39,6 +39,8 @@ export class DeliveryWorker {
   private pending: DeliveryOutcome[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private flushQueued = false;
+  /** Told of every attempt's outcome (metrics). Set it before the first send completes. */
+  onOutcome: (outcome: DeliveryOutcome, job: DeliveryJob) => void = () => {};
 
   constructor(
     private readonly store: Store,
@@ -116,7 +118,11 @@ export class DeliveryWorker {
     this.inFlight += 1;
     this.perListener.set(listenerId, (this.perListener.get(listenerId) ?? 0) + 1);
     const send = this.attempt(job)
-      .then((outcome) => this.record(outcome))
+      .then((outcome) => {
+        const recorded = this.record(outcome);
+        this.onOutcome(outcome, job);
+        return recorded;
+      })
       .catch((err) => this.logger.error({ err, listener: listenerId }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight -= 1;

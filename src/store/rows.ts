@@ -1,4 +1,4 @@
-import { EVENT_TYPES, type ApiClient, type ApiKey, type DeliveryJob, type EventCounts, type EventType, type Listener, type Message, type Queue, type Schedule, type StatsWindows } from './types.js';
+import { EVENT_TYPES, type ApiClient, type ApiKey, type DeliveryJob, type DeliveryState, type DeliveryView, type UsageEvent, type EventCounts, type EventType, type Listener, type Message, type Queue, type Schedule, type StatsWindows } from './types.js';
 
 // What both stores share: how rows become domain objects and back. Booleans arrive as 0/1 from
 // SQLite and true/false from PostgreSQL; JSON is kept as text in both.
@@ -23,6 +23,23 @@ export const toMessage = (r: Row): Message => r as unknown as Message;
 /** The built-in api client of the operator's root keys. */
 export function newRootClient(at: number): ApiClient {
   return { id: 'root', name: 'discue/root', is_root: true, status: 'active', quotas: {}, created_at: at, updated_at: at, revision: 1 };
+}
+
+/** A delivery row, joined with its listener's name (`l_name`), as a message's GET shows it. */
+export function toDeliveryView(r: Row): DeliveryView {
+  return {
+    listener: { id: r.listener_id as string, name: r.l_name as string },
+    state: r.state as DeliveryState,
+    attempts: r.attempts as number,
+    last_status_code: r.last_status as number | null,
+    last_error: r.last_error as string | null,
+    last_attempt_at: r.last_attempt_at as number | null,
+    next_attempt_at: r.state === 'pending' ? (r.due_at as number) : null,
+  };
+}
+
+export function toEvent(r: Row): UsageEvent {
+  return { id: r.id as string, client_id: r.client_id as string, type: r.type as EventType, stored_at: r.stored_at as number, ...JSON.parse(r.refs as string) };
 }
 
 export const toSchedule = (r: Row): Schedule => r as unknown as Schedule;

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { newId } from '../../domain/ids.js';
 import { fullScopes } from '../../domain/scopes.js';
-import type { ApiClient, ApiKey, ClientPatch } from '../../store/types.js';
+import type { ApiClient, ClientPatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
-import { hashKey, newKeySecret } from '../keys.js';
+import { newApiKey, newKeySecret } from '../keys.js';
 import { linker } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
 import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
@@ -68,7 +68,7 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
     method: ['POST', 'PUT'],
     url: '/api_clients',
     config: write,
-    schema: { body: { ...clientBody, required: ['name'] } },
+    schema: { summary: 'Create an api client (root key; PUT creates too)', tags: ['api clients'], body: { ...clientBody, required: ['name'] } },
     handler: async (request, reply) => {
       requireRoot(request);
       const at = services.now();
@@ -83,19 +83,7 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
         revision: 1,
       };
       const secret = newKeySecret();
-      const firstKey: ApiKey = {
-        id: newId(),
-        client_id: client.id,
-        name: 'initial key',
-        key_prefix: secret.slice(0, 3),
-        key_hash: hashKey(secret),
-        status: 'enabled',
-        scopes: fullScopes(),
-        created_at: at,
-        updated_at: at,
-        last_used_at: null,
-        revision: 1,
-      };
+      const firstKey = newApiKey({ clientId: client.id, name: 'initial key', secret, scopes: fullScopes() }, at);
       await store.createClient(client, firstKey, usageEvent('api_key_added', client.id, at, { api_key: ref(firstKey) }));
       const link = linker(request, services.config.publicUrl);
       return reply.send({
@@ -106,7 +94,7 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
     },
   });
 
-  app.get<{ Querystring: PageQuery }>('/api_clients', { config: read, schema: { querystring: listQuerySchema } }, (request, reply) => {
+  app.get<{ Querystring: PageQuery }>('/api_clients', { config: read, schema: { summary: 'List api clients (root key)', tags: ['api clients'], querystring: listQuerySchema } }, (request, reply) => {
     requireRoot(request);
     return sendList(request, reply, {
       key: 'api_clients',
@@ -118,7 +106,7 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
     });
   });
 
-  app.get<{ Params: ClientParams }>('/api_clients/:api_client_id', { config: read, schema: { params: clientParams } }, async (request, reply) => {
+  app.get<{ Params: ClientParams }>('/api_clients/:api_client_id', { config: read, schema: { summary: 'Get an api client', tags: ['api clients'], params: clientParams } }, async (request, reply) => {
     const client = await visibleClient(request, services);
     const link = linker(request, services.config.publicUrl);
     return sendOne(reply, 'api_client', clientView(client, services), { self: link(`/api_clients/${client.id}`) }, client.revision);
@@ -126,7 +114,7 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
 
   app.put<{ Params: ClientParams; Body: ClientBody }>(
     '/api_clients/:api_client_id',
-    { config: write, schema: { params: clientParams, body: clientBody } },
+    { config: write, schema: { summary: 'Rename an api client; suspend it or set its quotas (root key)', tags: ['api clients'], params: clientParams, body: clientBody } },
     async (request, reply) => {
       const current = await visibleClient(request, services);
       const { name, status, quotas } = request.body;
@@ -142,7 +130,7 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
     },
   );
 
-  app.delete<{ Params: ClientParams }>('/api_clients/:api_client_id', { config: write, schema: { params: clientParams } }, async (request, reply) => {
+  app.delete<{ Params: ClientParams }>('/api_clients/:api_client_id', { config: write, schema: { summary: 'Delete an api client and everything it owns (root key)', tags: ['api clients'], params: clientParams } }, async (request, reply) => {
     requireRoot(request);
     const client = found(await store.getClient(request.params.api_client_id), 'api client');
     if (client.is_root) throw new HttpError(422, 'the root api client cannot be deleted');

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { newId } from '../../domain/ids.js';
 import { defaultScopes, isProtected, RESOURCES, type Scope } from '../../domain/scopes.js';
 import type { ApiKey, KeyPatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
-import { hashKey, newKeySecret } from '../keys.js';
+import { newApiKey, newKeySecret } from '../keys.js';
 import { linker } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
 import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
@@ -74,33 +73,21 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
     method: ['POST', 'PUT'],
     url: '/api_keys',
     config: write,
-    schema: { body: { ...keyBody, required: ['name'] } },
+    schema: { summary: 'Create an api key (PUT creates too)', tags: ['api keys'], body: { ...keyBody, required: ['name'] } },
     handler: async (request, reply) => {
       const { client } = request.principal;
       const scopes = request.body.scopes ?? defaultScopes();
       refuseProtectedGrants(scopes, []);
       const at = services.now();
       const secret = newKeySecret();
-      const key: ApiKey = {
-        id: newId(),
-        client_id: client.id,
-        name: request.body.name!,
-        key_prefix: secret.slice(0, 3),
-        key_hash: hashKey(secret),
-        status: request.body.status ?? 'enabled',
-        scopes,
-        created_at: at,
-        updated_at: at,
-        last_used_at: null,
-        revision: 1,
-      };
+      const key = newApiKey({ clientId: client.id, name: request.body.name!, secret, scopes, status: request.body.status }, at);
       const maxKeys = client.quotas.max_api_keys ?? services.config.quotas.max_api_keys;
       await store.createKey(key, usageEvent('api_key_added', client.id, at, { api_key: ref(key) }), maxKeys);
       return reply.send({ api_key: secret, id: key.id, _links: { self: keyLink(request, key.id) } });
     },
   });
 
-  app.get<{ Querystring: PageQuery }>('/api_keys', { config: read, schema: { querystring: listQuerySchema } }, (request, reply) =>
+  app.get<{ Querystring: PageQuery }>('/api_keys', { config: read, schema: { summary: 'List api keys', tags: ['api keys'], querystring: listQuerySchema } }, (request, reply) =>
     sendList(request, reply, {
       key: 'api_keys',
       path: '/api_keys',
@@ -111,12 +98,12 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
     }),
   );
 
-  app.get<{ Params: KeyParams }>('/api_keys/:api_key_id', { config: read, schema: { params: keyParams } }, async (request, reply) => {
+  app.get<{ Params: KeyParams }>('/api_keys/:api_key_id', { config: read, schema: { summary: 'Get an api key', tags: ['api keys'], params: keyParams } }, async (request, reply) => {
     const key = found(await store.getKey(request.principal.client.id, request.params.api_key_id), 'api key');
     return sendOne(reply, 'api_key', keyView(key, services), { self: keyLink(request, key.id) }, key.revision);
   });
 
-  app.put<{ Params: KeyParams; Body: KeyBody }>('/api_keys/:api_key_id', { config: write, schema: { params: keyParams, body: keyBody } }, async (request, reply) => {
+  app.put<{ Params: KeyParams; Body: KeyBody }>('/api_keys/:api_key_id', { config: write, schema: { summary: 'Update an api key: name, status, scopes', tags: ['api keys'], params: keyParams, body: keyBody } }, async (request, reply) => {
     const clientId = request.principal.client.id;
     const current = found(await store.getKey(clientId, request.params.api_key_id), 'api key');
     const { name, status, scopes } = request.body;
@@ -133,7 +120,7 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
     return sendOne(reply, 'api_key', keyView(key, services), { self: keyLink(request, key.id) }, key.revision);
   });
 
-  app.delete<{ Params: KeyParams }>('/api_keys/:api_key_id', { config: write, schema: { params: keyParams } }, async (request, reply) => {
+  app.delete<{ Params: KeyParams }>('/api_keys/:api_key_id', { config: write, schema: { summary: 'Delete an api key', tags: ['api keys'], params: keyParams } }, async (request, reply) => {
     const clientId = request.principal.client.id;
     const key = found(await store.getKey(clientId, request.params.api_key_id), 'api key');
     await store.deleteKey(clientId, key.id, usageEvent('api_key_deleted', clientId, services.now(), { api_key: ref(key) }));

@@ -80,7 +80,7 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
     method: ['POST', 'PUT'],
     url: '/queues/:queue_id/listeners',
     config: write,
-    schema: { params: queueParams, body: { ...listenerBody, required: ['name', 'notify_url', 'liveness_url'] } },
+    schema: { summary: 'Add a listener to a queue (PUT adds too)', tags: ['listeners'], params: queueParams, body: { ...listenerBody, required: ['name', 'notify_url', 'liveness_url'] } },
     handler: async (request, reply) => {
       const queue = await requestedQueue(request, services);
       const { client } = request.principal;
@@ -124,12 +124,12 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
       view: (l) => listenerView(l, services),
     });
 
-  app.get<{ Querystring: PageQuery }>('/listeners', { config: read, schema: { querystring: listQuerySchema } }, (request, reply) =>
+  app.get<{ Querystring: PageQuery }>('/listeners', { config: read, schema: { summary: 'List listeners of every queue', tags: ['listeners'], querystring: listQuerySchema } }, (request, reply) =>
     list(request, reply, undefined, '/listeners'),
   );
   app.get<{ Params: QueueParams; Querystring: PageQuery }>(
     '/queues/:queue_id/listeners',
-    { config: read, schema: { params: queueParams, querystring: listQuerySchema } },
+    { config: read, schema: { summary: 'List a queue\'s listeners', tags: ['listeners'], params: queueParams, querystring: listQuerySchema } },
     async (request, reply) => {
       const queue = await requestedQueue(request, services);
       return list(request, reply, queue.id, `/queues/${queue.id}/listeners`);
@@ -139,14 +139,14 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
   const requestedListener = async (request: FastifyRequest<{ Params: ListenerParams }>) =>
     found(await store.getListener(request.principal.client.id, request.params.queue_id, request.params.listener_id), 'listener');
 
-  app.get<{ Params: ListenerParams }>('/queues/:queue_id/listeners/:listener_id', { config: read, schema: { params: listenerParams } }, async (request, reply) => {
+  app.get<{ Params: ListenerParams }>('/queues/:queue_id/listeners/:listener_id', { config: read, schema: { summary: 'Get a listener', tags: ['listeners'], params: listenerParams } }, async (request, reply) => {
     const listener = await requestedListener(request);
     return sendOne(reply, 'listener', await listenerView(listener, services), listenerLinks(request, services, listener), listener.revision);
   });
 
   app.put<{ Params: ListenerParams; Body: ListenerBody }>(
     '/queues/:queue_id/listeners/:listener_id',
-    { config: write, schema: { params: listenerParams, body: listenerBody } },
+    { config: write, schema: { summary: 'Update a listener', tags: ['listeners'], params: listenerParams, body: listenerBody } },
     async (request, reply) => {
       const current = await requestedListener(request);
       const patch: ListenerPatch = dropUndefined({
@@ -167,7 +167,7 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
 
   app.post<{ Params: ListenerParams }>(
     '/queues/:queue_id/listeners/:listener_id/secret/rotate',
-    { config: write, schema: { params: listenerParams } },
+    { config: write, schema: { summary: 'Rotate a listener\'s signing secret', tags: ['listeners'], params: listenerParams } },
     async (request, reply) => {
       const current = await requestedListener(request);
       const at = services.now();
@@ -182,6 +182,8 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
     {
       config: write,
       schema: {
+        summary: 'Send missed messages to a listener again',
+        tags: ['listeners'],
         params: listenerParams,
         body: { type: ['object', 'null'], properties: { message_ids: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64 } } } },
       },
@@ -195,7 +197,7 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  app.delete<{ Params: ListenerParams }>('/queues/:queue_id/listeners/:listener_id', { config: write, schema: { params: listenerParams } }, async (request, reply) => {
+  app.delete<{ Params: ListenerParams }>('/queues/:queue_id/listeners/:listener_id', { config: write, schema: { summary: 'Delete a listener', tags: ['listeners'], params: listenerParams } }, async (request, reply) => {
     const listener = await requestedListener(request);
     await store.deleteListener(listener.client_id, listener.queue_id, listener.id, usageEvent('listener_deleted', listener.client_id, services.now(), { queue: ref(await requestedQueue(request, services)), listener: ref(listener) }));
     return sendOne(reply, 'listener', await listenerView(listener, services), listenerLinks(request, services, listener));

@@ -65,7 +65,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
     method: ['POST', 'PUT'],
     url: '/queues/:queue_id/messages',
     config: write,
-    schema: { params: queueParams, body: publishBody },
+    schema: { summary: 'Publish a message (PUT publishes too)', tags: ['messages'], params: queueParams, body: publishBody },
     handler: async (request, reply) => {
       const queue = await requestedQueue(request, services);
       const at = services.now();
@@ -91,12 +91,12 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
       view: messageSummary,
     });
 
-  app.get<{ Querystring: PageQuery }>('/messages', { config: read, schema: { querystring: listQuerySchema } }, (request, reply) =>
+  app.get<{ Querystring: PageQuery }>('/messages', { config: read, schema: { summary: 'List messages of every queue', tags: ['messages'], querystring: listQuerySchema } }, (request, reply) =>
     list(request, reply, undefined, '/messages'),
   );
   app.get<{ Params: QueueParams; Querystring: PageQuery }>(
     '/queues/:queue_id/messages',
-    { config: read, schema: { params: queueParams, querystring: listQuerySchema } },
+    { config: read, schema: { summary: 'List a queue\'s messages', tags: ['messages'], params: queueParams, querystring: listQuerySchema } },
     async (request, reply) => {
       const queue = await requestedQueue(request, services);
       return list(request, reply, queue.id, `/queues/${queue.id}/messages`);
@@ -106,7 +106,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
   const requestedMessage = async (request: FastifyRequest<{ Params: MessageParams }>) =>
     found(await store.getMessage(request.principal.client.id, request.params.queue_id, request.params.message_id), 'message');
 
-  app.get<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: read, schema: { params: messageParams } }, async (request, reply) => {
+  app.get<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: read, schema: { summary: 'Get a message and its deliveries', tags: ['messages'], params: messageParams } }, async (request, reply) => {
     const message = await requestedMessage(request);
     const view = { ...messageView(message), deliveries: await store.deliveriesOf(message.id) };
     return sendOne(reply, 'message', view, messageLinks(request, services, message), message.revision);
@@ -114,7 +114,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
 
   app.put<{ Params: MessageParams; Body: { name: string | null } }>(
     '/queues/:queue_id/messages/:message_id',
-    { config: write, schema: { params: messageParams, body: renameBody } },
+    { config: write, schema: { summary: 'Rename a message', tags: ['messages'], params: messageParams, body: renameBody } },
     async (request, reply) => {
       const current = await requestedMessage(request);
       const at = services.now();
@@ -128,7 +128,7 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  app.delete<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: write, schema: { params: messageParams } }, async (request, reply) => {
+  app.delete<{ Params: MessageParams }>('/queues/:queue_id/messages/:message_id', { config: write, schema: { summary: 'Delete a message', tags: ['messages'], params: messageParams } }, async (request, reply) => {
     const message = await requestedMessage(request);
     await store.deleteMessage(message.client_id, message.queue_id, message.id, usageEvent('message_deleted', message.client_id, services.now(), { queue: ref(await requestedQueue(request, services)), message: ref(message) }));
     return sendOne(reply, 'message', messageView(message), messageLinks(request, services, message));

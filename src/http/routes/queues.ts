@@ -78,7 +78,7 @@ export function queueRoutes(app: FastifyInstance, services: Services): void {
     method: ['POST', 'PUT'],
     url: '/queues',
     config: write,
-    schema: { body: { ...queueBody, required: ['name'] } },
+    schema: { summary: 'Create a queue (PUT creates too)', tags: ['queues'], body: { ...queueBody, required: ['name'] } },
     handler: async (request, reply) => {
       const { client } = request.principal;
       const at = services.now();
@@ -97,7 +97,7 @@ export function queueRoutes(app: FastifyInstance, services: Services): void {
     },
   });
 
-  app.get<{ Querystring: PageQuery }>('/queues', { config: read, schema: { querystring: listQuerySchema } }, (request, reply) =>
+  app.get<{ Querystring: PageQuery }>('/queues', { config: read, schema: { summary: 'List queues', tags: ['queues'], querystring: listQuerySchema } }, (request, reply) =>
     sendList(request, reply, {
       key: 'queues',
       path: '/queues',
@@ -108,7 +108,7 @@ export function queueRoutes(app: FastifyInstance, services: Services): void {
     }),
   );
 
-  app.get<{ Params: QueueParams }>('/queues/:queue_id', { config: read, schema: { params: queueParams } }, async (request, reply) => {
+  app.get<{ Params: QueueParams }>('/queues/:queue_id', { config: read, schema: { summary: 'Get a queue', tags: ['queues'], params: queueParams } }, async (request, reply) => {
     const queue = await requestedQueue(request, services);
     const listeners = await store.listListeners(queue.client_id, queue.id, { offset: 0, limit: INLINE_LISTENERS });
     const at = queueLink(request, services);
@@ -117,7 +117,7 @@ export function queueRoutes(app: FastifyInstance, services: Services): void {
     return sendOne(reply, 'queue', view, links, queue.revision);
   });
 
-  app.put<{ Params: QueueParams; Body: QueueBody }>('/queues/:queue_id', { config: write, schema: { params: queueParams, body: queueBody } }, async (request, reply) => {
+  app.put<{ Params: QueueParams; Body: QueueBody }>('/queues/:queue_id', { config: write, schema: { summary: 'Update a queue: name, schema', tags: ['queues'], params: queueParams, body: queueBody } }, async (request, reply) => {
     const current = await requestedQueue(request, services);
     const { name, schema } = request.body;
     const patch: QueuePatch = dropUndefined({ name, ...(schema === undefined ? {} : schemaColumns(schema)) });
@@ -131,7 +131,7 @@ export function queueRoutes(app: FastifyInstance, services: Services): void {
     return sendOne(reply, 'queue', queueView(queue), queueLinks(request, services, queue), queue.revision);
   });
 
-  app.delete<{ Params: QueueParams }>('/queues/:queue_id', { config: write, schema: { params: queueParams } }, async (request, reply) => {
+  app.delete<{ Params: QueueParams }>('/queues/:queue_id', { config: write, schema: { summary: 'Delete a queue', tags: ['queues'], params: queueParams } }, async (request, reply) => {
     const queue = await requestedQueue(request, services);
     await store.deleteQueue(queue.client_id, queue.id, usageEvent('queue_deleted', queue.client_id, services.now(), { queue: ref(queue) }));
     return sendOne(reply, 'queue', queueView(queue), { self: queueLink(request, services)(queue.id) });
@@ -139,7 +139,7 @@ export function queueRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: QueueParams & { schema_id: string } }>(
     '/queues/:queue_id/schemas/:schema_id',
-    { config: { scope: { resource: 'schemas', access: 'read' } }, schema: { params: paramsSchema('queue_id', 'schema_id') } },
+    { config: { scope: { resource: 'schemas', access: 'read' } }, schema: { summary: 'Get a queue\'s schema', tags: ['queues'], params: paramsSchema('queue_id', 'schema_id') } },
     async (request, reply) => {
       const queue = await requestedQueue(request, services);
       if (!queue.schema || queue.schema_id !== request.params.schema_id) throw new HttpError(404, 'no such schema');

@@ -68,7 +68,7 @@ export function scheduleRoutes(app: FastifyInstance, services: Services): void {
     method: ['POST', 'PUT'],
     url: '/queues/:queue_id/schedules',
     config: write,
-    schema: { params: queueParams, body: { ...scheduleBody, required: ['name', 'cron', 'data'] } },
+    schema: { summary: 'Create a schedule (PUT creates too)', tags: ['schedules'], params: queueParams, body: { ...scheduleBody, required: ['name', 'cron', 'data'] } },
     handler: async (request, reply) => {
       const queue = await requestedQueue(request, services);
       const body = request.body;
@@ -103,7 +103,7 @@ export function scheduleRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: QueueParams; Querystring: PageQuery }>(
     '/queues/:queue_id/schedules',
-    { config: read, schema: { params: queueParams, querystring: listQuerySchema } },
+    { config: read, schema: { summary: 'List a queue\'s schedules', tags: ['schedules'], params: queueParams, querystring: listQuerySchema } },
     async (request, reply) => {
       const queue = await requestedQueue(request, services);
       return sendList(request, reply, {
@@ -120,14 +120,14 @@ export function scheduleRoutes(app: FastifyInstance, services: Services): void {
   const requestedSchedule = async (request: FastifyRequest<{ Params: ScheduleParams }>) =>
     found(await store.getSchedule(request.principal.client.id, request.params.queue_id, request.params.schedule_id), 'schedule');
 
-  app.get<{ Params: ScheduleParams }>('/queues/:queue_id/schedules/:schedule_id', { config: read, schema: { params: scheduleParams } }, async (request, reply) => {
+  app.get<{ Params: ScheduleParams }>('/queues/:queue_id/schedules/:schedule_id', { config: read, schema: { summary: 'Get a schedule', tags: ['schedules'], params: scheduleParams } }, async (request, reply) => {
     const schedule = await requestedSchedule(request);
     return sendOne(reply, 'schedule', scheduleView(schedule), scheduleLinks(request, services, schedule), schedule.revision);
   });
 
   app.put<{ Params: ScheduleParams; Body: ScheduleBody }>(
     '/queues/:queue_id/schedules/:schedule_id',
-    { config: write, schema: { params: scheduleParams, body: scheduleBody } },
+    { config: write, schema: { summary: 'Update, pause or resume a schedule', tags: ['schedules'], params: scheduleParams, body: scheduleBody } },
     async (request, reply) => {
       const current = await requestedSchedule(request);
       const queue = await requestedQueue(request, services);
@@ -153,7 +153,7 @@ export function scheduleRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  app.delete<{ Params: ScheduleParams }>('/queues/:queue_id/schedules/:schedule_id', { config: write, schema: { params: scheduleParams } }, async (request, reply) => {
+  app.delete<{ Params: ScheduleParams }>('/queues/:queue_id/schedules/:schedule_id', { config: write, schema: { summary: 'Delete a schedule', tags: ['schedules'], params: scheduleParams } }, async (request, reply) => {
     const schedule = await requestedSchedule(request);
     const queue = await requestedQueue(request, services);
     await store.deleteSchedule(schedule.client_id, schedule.queue_id, schedule.id, usageEvent('schedule_deleted', schedule.client_id, services.now(), { queue: ref(queue), schedule: ref(schedule) }));

@@ -8,6 +8,8 @@ import {
   newRootClient,
   tallyByWindow,
   toClient,
+  toDeliveryView,
+  toEvent,
   toJob,
   toKey,
   toListener,
@@ -23,11 +25,9 @@ import type {
   ClientPatch,
   DeliveryJob,
   DeliveryOutcome,
-  DeliveryState,
   DeliveryView,
   EventCounts,
   EventQuery,
-  EventType,
   KeyPatch,
   Listener,
   ListenerPatch,
@@ -48,7 +48,7 @@ import type {
   Update,
   UsageEvent,
 } from '../types.js';
-import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { MIGRATIONS } from '../migrations.js';
 
 type Client = pg.Pool | pg.PoolClient;
 
@@ -105,7 +105,7 @@ export class PostgresStore implements Store {
       await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
       const applied = new Set((await c.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version as number));
-      for (const m of POSTGRES_MIGRATIONS) {
+      for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
         await c.query(m.sql);
         await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
@@ -580,15 +580,7 @@ export class PostgresStore implements Store {
        WHERE d.message_id = $1 ORDER BY l.created_at, l.id`,
       [messageId],
     );
-    return rows.map((r) => ({
-      listener: { id: r.listener_id as string, name: r.l_name as string },
-      state: r.state as DeliveryState,
-      attempts: r.attempts as number,
-      last_status_code: r.last_status as number | null,
-      last_error: r.last_error as string | null,
-      last_attempt_at: r.last_attempt_at as number | null,
-      next_attempt_at: r.state === 'pending' ? (r.due_at as number) : null,
-    }));
+    return rows.map(toDeliveryView);
   }
 
   async redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number> {
@@ -658,13 +650,7 @@ export class PostgresStore implements Store {
          AND (stored_at > $3 OR (stored_at = $3 AND id > $4)) ORDER BY stored_at, id LIMIT $5`,
       [query.clientId, query.category ?? null, query.after.at, query.after.id, query.limit],
     );
-    return rows.map((r) => ({
-      id: r.id as string,
-      client_id: r.client_id as string,
-      type: r.type as EventType,
-      stored_at: r.stored_at as number,
-      ...JSON.parse(r.refs as string),
-    }));
+    return rows.map(toEvent);
   }
 
   async countEvents(clientId: string, windows: StatsWindows): Promise<Record<keyof StatsWindows, EventCounts>> {

@@ -9,7 +9,6 @@ import {
   type ClientPatch,
   type DeliveryJob,
   type DeliveryOutcome,
-  type DeliveryState,
   type DeliveryView,
   type LivenessChange,
   type LivenessState,
@@ -19,7 +18,6 @@ import {
   type Tick,
   type EventCounts,
   type EventQuery,
-  type EventType,
   type KeyPatch,
   type Listener,
   type ListenerPatch,
@@ -35,9 +33,9 @@ import {
   type UsageEvent,
 } from '../types.js';
 import { nextLiveness } from '../../domain/liveness.js';
-import { bindable, eventCategory, MUTABLE, newRootClient, tallyByWindow, toClient, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
+import { bindable, eventCategory, MUTABLE, newRootClient, tallyByWindow, toClient, toDeliveryView, toEvent, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
 import { GroupCommit } from './group-commit.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { MIGRATIONS } from '../migrations.js';
 
 type Db = Database.Database;
 
@@ -61,7 +59,7 @@ function migrate(db: Db): void {
     db.exec(m.sql);
     db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
   });
-  for (const m of SQLITE_MIGRATIONS) if (!applied.has(m.version)) apply.immediate(m);
+  for (const m of MIGRATIONS) if (!applied.has(m.version)) apply.immediate(m);
 }
 
 // ---- row mapping -------------------------------------------------------------------------
@@ -517,15 +515,7 @@ export class SqliteStore implements Store {
       `SELECT d.*, l.name AS l_name FROM deliveries d JOIN listeners l ON l.id = d.listener_id
        WHERE d.message_id = ? ORDER BY l.created_at, l.id`,
     ).all(messageId) as Row[];
-    return rows.map((r) => ({
-      listener: { id: r.listener_id as string, name: r.l_name as string },
-      state: r.state as DeliveryState,
-      attempts: r.attempts as number,
-      last_status_code: r.last_status as number | null,
-      last_error: r.last_error as string | null,
-      last_attempt_at: r.last_attempt_at as number | null,
-      next_attempt_at: r.state === 'pending' ? (r.due_at as number) : null,
-    }));
+    return rows.map(toDeliveryView);
   }
 
   async redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number> {
@@ -590,13 +580,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT * FROM usage_events WHERE client_id = ?${byCategory ? ' AND category = ?' : ''}
       AND (stored_at > ? OR (stored_at = ? AND id > ?)) ORDER BY stored_at, id LIMIT ?`;
     const params = [query.clientId, ...(byCategory ? [query.category] : []), query.after.at, query.after.at, query.after.id, query.limit];
-    return (this.stmt(sql).all(...params) as Row[]).map((r) => ({
-      id: r.id as string,
-      client_id: r.client_id as string,
-      type: r.type as EventType,
-      stored_at: r.stored_at as number,
-      ...JSON.parse(r.refs as string),
-    }));
+    return (this.stmt(sql).all(...params) as Row[]).map(toEvent);
   }
 
   async countEvents(clientId: string, windows: StatsWindows): Promise<Record<keyof StatsWindows, EventCounts>> {

@@ -1,5 +1,6 @@
-// Versioned schema of the embedded store. A migration is never edited once released: add one.
-export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+// Versioned schema of both stores, in SQL that SQLite and PostgreSQL read alike (BIGINT for
+// epoch milliseconds, TEXT for JSON). A migration is never edited once released: add one.
+export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
     version: 1,
     sql: `
@@ -9,8 +10,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         is_root INTEGER NOT NULL DEFAULT 0,
         status TEXT NOT NULL,
         quotas TEXT NOT NULL DEFAULT '{}',
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
         revision INTEGER NOT NULL DEFAULT 1
       );
       CREATE TABLE api_keys (
@@ -21,9 +22,9 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         key_hash TEXT NOT NULL UNIQUE,
         status TEXT NOT NULL,
         scopes TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        last_used_at INTEGER,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        last_used_at BIGINT,
         revision INTEGER NOT NULL DEFAULT 1
       );
       CREATE INDEX api_keys_by_client ON api_keys(client_id, created_at, id);
@@ -33,8 +34,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         name TEXT NOT NULL,
         schema TEXT,
         schema_id TEXT,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
         revision INTEGER NOT NULL DEFAULT 1,
         UNIQUE (client_id, name)
       );
@@ -52,8 +53,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         liveness_failure_count INTEGER NOT NULL DEFAULT 0,
         acknowledged_count INTEGER NOT NULL DEFAULT 0,
         missed_count INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
         revision INTEGER NOT NULL DEFAULT 1,
         UNIQUE (queue_id, name)
       );
@@ -65,8 +66,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         queue_id TEXT NOT NULL REFERENCES queues(id) ON DELETE CASCADE,
         name TEXT,
         data TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
         revision INTEGER NOT NULL DEFAULT 1
       );
       CREATE INDEX messages_by_client ON messages(client_id, created_at, id);
@@ -76,7 +77,7 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         client_id TEXT NOT NULL REFERENCES api_clients(id) ON DELETE CASCADE,
         type TEXT NOT NULL,
         category TEXT NOT NULL,
-        stored_at INTEGER NOT NULL,
+        stored_at BIGINT NOT NULL,
         refs TEXT NOT NULL
       );
       CREATE INDEX usage_events_by_client ON usage_events(client_id, stored_at, id);
@@ -94,27 +95,27 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
         listener_id TEXT NOT NULL REFERENCES listeners(id) ON DELETE CASCADE,
         state TEXT NOT NULL,
-        due_at INTEGER NOT NULL,
+        due_at BIGINT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
         last_status INTEGER,
         last_error TEXT,
-        last_attempt_at INTEGER,
-        completed_at INTEGER,
+        last_attempt_at BIGINT,
+        completed_at BIGINT,
         PRIMARY KEY (message_id, listener_id)
       );
       CREATE INDEX deliveries_due ON deliveries(due_at) WHERE state = 'pending';
       CREATE INDEX deliveries_by_listener ON deliveries(listener_id, state, completed_at);
       ALTER TABLE listeners ADD COLUMN previous_secret TEXT;
-      ALTER TABLE listeners ADD COLUMN previous_secret_until INTEGER;
+      ALTER TABLE listeners ADD COLUMN previous_secret_until BIGINT;
       ALTER TABLE listeners ADD COLUMN liveness_streak INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE listeners ADD COLUMN next_probe_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE listeners ADD COLUMN next_probe_at BIGINT NOT NULL DEFAULT 0;
       CREATE INDEX listeners_probe_due ON listeners(next_probe_at);
     `,
   },
   {
     version: 3,
     sql: `
-      ALTER TABLE messages ADD COLUMN deliver_at INTEGER;
+      ALTER TABLE messages ADD COLUMN deliver_at BIGINT;
       ALTER TABLE messages ADD COLUMN schedule_id TEXT;
       CREATE TABLE schedules (
         id TEXT PRIMARY KEY,
@@ -126,11 +127,11 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         data TEXT NOT NULL,
         message_name TEXT,
         status TEXT NOT NULL,
-        next_run_at INTEGER,
-        last_run_at INTEGER,
+        next_run_at BIGINT,
+        last_run_at BIGINT,
         run_count INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
         revision INTEGER NOT NULL DEFAULT 1,
         UNIQUE (queue_id, name)
       );
