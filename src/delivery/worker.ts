@@ -109,7 +109,8 @@ export class DeliveryWorker {
    */
   private async sleep(maxMs = this.settings.pollIntervalMs): Promise<void> {
     const now = this.now();
-    const nextDue = await this.store.nextDueAt();
+    // A store that fails now is retried at the next poll; the loop must outlive it.
+    const nextDue = await this.store.nextDueAt().catch(() => undefined);
     await this.sleeper.sleep(nextDue !== undefined && nextDue <= now ? maxMs : untilDue(nextDue, now, maxMs));
   }
 
@@ -151,7 +152,7 @@ export class DeliveryWorker {
 
   private outcomeOf(job: DeliveryJob, result: SendResult): DeliveryOutcome {
     const at = this.now();
-    const base = { messageId: job.message.id, listenerId: job.listener.id, at, status: result.status, error: result.error };
+    const base = { messageId: job.message.id, listenerId: job.listener.id, lease: job.lease, at, status: result.status, error: result.error };
     const refs = { queue: job.queue, listener: { id: job.listener.id, name: job.listener.name }, message: { id: job.message.id, name: job.message.name } };
     const event = (type: 'message_published_ok' | 'message_published_not_ok') => ({ id: newId(), client_id: job.listener.client_id, type, stored_at: at, ...refs });
     if (result.status !== null && result.status >= 200 && result.status < 300) {

@@ -317,7 +317,15 @@ function describe(route: RouteOptions, path: string, config: Config): Record<str
   const methods = [route.method].flat().map((m) => m.toUpperCase());
   const success = methods.map((m) => SUCCESS[`${m} ${path}`]).find((s) => s !== undefined) ?? { description: 'Success (not yet described)' };
   const keyed = route.config?.scope !== undefined;
-  const response: Record<string, object> = { 200: { ...success.schema, description: success.description, ...(success.content ? { content: success.content } : {}) } };
+  const etag = methods.includes('GET') && (route.schema as FastifySchema | undefined)?.params && success.schema;
+  const response: Record<string, object> = {
+    200: {
+      ...success.schema,
+      description: success.description,
+      ...(success.content ? { content: success.content } : {}),
+      ...(etag ? { headers: { ETag: { type: 'string', description: 'the revision: send it back in `If-Match` on `PUT`' } } } : {}),
+    },
+  };
   if (success.schema) response[204] = { type: 'null', description: 'Success, with `Prefer: return=minimal`: no body' };
   for (const code of errorCodes(route, path, methods)) {
     response[code] = { ...ref('Error'), description: ERRORS[code], ...(code === 429 || code === 503 ? { headers: RETRY_AFTER } : {}) };
@@ -386,7 +394,8 @@ export function registerApiDocs(app: FastifyInstance, config: Config): void {
   });
   app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { deepLinking: true, docExpansion: 'list', defaultModelsExpandDepth: 0, tryItOutEnabled: false },
+    // BaseLayout: the reference alone, without the top bar's logo and document-URL box.
+    uiConfig: { layout: 'BaseLayout', deepLinking: true, docExpansion: 'list', defaultModelsExpandDepth: 0 },
     theme: { title: 'discue API reference' },
   });
   app.register(async (scope) => {

@@ -77,10 +77,11 @@ export class Scheduler {
     while (this.running) {
       try {
         await this.fireDue();
+        await this.sleep();
       } catch (err) {
         this.logger.error({ err }, 'firing schedules failed');
+        await this.sleeper.sleep(this.settings.pollIntervalMs);
       }
-      await this.sleep();
     }
   }
 

@@ -67,7 +67,7 @@ export const MUTABLE: Record<string, readonly string[]> = {
   schedules: ['name', 'cron', 'timezone', 'data', 'message_name', 'status', 'next_run_at'],
 };
 
-export function toJob(r: Row): DeliveryJob {
+export function toJob(r: Row, lease: number): DeliveryJob {
   return {
     message: { id: r.m_id as string, name: r.m_name as string | null, data: r.data as string, created_at: r.m_created_at as number },
     queue: { id: r.q_id as string, name: r.q_name as string },
@@ -81,6 +81,7 @@ export function toJob(r: Row): DeliveryJob {
       previous_secret_until: r.previous_secret_until as number | null,
     },
     attempts: r.attempts as number,
+    lease,
   };
 }
 

@@ -187,6 +187,8 @@ export interface DeliveryJob {
   listener: Pick<Listener, 'id' | 'name' | 'client_id' | 'notify_url' | 'secret' | 'previous_secret' | 'previous_secret_until'>;
   /** Attempts completed before this one. */
   attempts: number;
+  /** The lease this claim holds: an outcome counts only while the delivery still has it. */
+  lease: number;
 }
 
 export interface ClaimRequest {
@@ -203,6 +205,8 @@ export interface ClaimRequest {
 export type DeliveryOutcome = {
   messageId: string;
   listenerId: string;
+  /** The lease of the claim that made the attempt (see DeliveryJob.lease). */
+  lease: number;
   at: number;
   status: number | null;
   error: string | null;

@@ -38,14 +38,15 @@ describe('retention', () => {
   });
 
   it('purges old acknowledged messages in batches and keeps pending, missed and recent ones', async () => {
-    // 2,500 old messages all acknowledged: more than two purge batches.
+    // 2,500 old messages all acknowledged: more than two purge batches. Unclaimed, a delivery's
+    // lease is its due time, the message's creation.
     for (let i = 0; i < 2500; i++) await store.createMessage(message(`old-${i}`, 'q', at + i), event(`ev-old-${i}`));
-    await store.recordOutcomes(Array.from({ length: 2500 }, (_, i) => ({ kind: 'acknowledged' as const, messageId: `old-${i}`, listenerId: 'l', at: at + 5000, status: 200, error: null })));
+    await store.recordOutcomes(Array.from({ length: 2500 }, (_, i) => ({ kind: 'acknowledged' as const, messageId: `old-${i}`, listenerId: 'l', lease: at + i, at: at + 5000, status: 200, error: null })));
     await store.createMessage(message('old-pending', 'q', at), event('ev-p'));
     await store.createMessage(message('old-missed', 'q', at), event('ev-m'));
-    await store.recordOutcomes([{ kind: 'missed', messageId: 'old-missed', listenerId: 'l', at: at + 1, status: 500, error: null }]);
+    await store.recordOutcomes([{ kind: 'missed', messageId: 'old-missed', listenerId: 'l', lease: at, at: at + 1, status: 500, error: null }]);
     await store.createMessage(message('recent', 'q', at + 100_000), event('ev-r'));
-    await store.recordOutcomes([{ kind: 'acknowledged', messageId: 'recent', listenerId: 'l', at: at + 100_001, status: 200, error: null }]);
+    await store.recordOutcomes([{ kind: 'acknowledged', messageId: 'recent', listenerId: 'l', lease: at + 100_000, at: at + 100_001, status: 200, error: null }]);
 
     assert.equal(await purgeExpired(store, at + 50_000), 2500);
     const left = await store.listMessages('c', 'q', { offset: 0, limit: 100 });

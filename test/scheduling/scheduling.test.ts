@@ -179,6 +179,26 @@ describe('exactly once per tick', () => {
     assert.ok(schedule.next_run_at > now, 'the next tick is in the future, not a backlog');
   });
 
+  it('a change of data after a tick does not bring that tick back', async () => {
+    const t = await tenant(server, 'edit.example.com');
+    const created = await server.call('POST', `/queues/${t.queueId}/schedules`, { key: t.key, body: { name: 'edited', cron: '* * * * *', data: 'v1' } });
+    const path = `/queues/${t.queueId}/schedules/${created.body.schedule.id}`;
+    const store = openSqliteStore(server.dataDir);
+    const now = created.body.schedule.next_run_at as number;
+    try {
+      const scheduler = new Scheduler(store, new SchemaCache(), { maxDataBytes: 1 << 20, pollIntervalMs: 1000 }, () => {}, silent, () => now);
+      assert.equal(await scheduler.fireDue(), 1);
+      const fired = (await server.call('GET', path, { key: t.key })).body.schedule.next_run_at;
+      const edited = await server.call('PUT', path, { key: t.key, body: { data: 'v2' } });
+      assert.equal(edited.body.schedule.next_run_at, fired);
+      assert.equal(await scheduler.fireDue(), 0, 'the fired tick stays fired');
+    } finally {
+      await store.close();
+    }
+    // The schedulers of the other tests share this store.
+    assert.equal((await server.call('DELETE', path, { key: t.key })).status, 200);
+  });
+
   it('records a tick whose data fails the schema as an event and keeps running', async () => {
     const t = await tenant(server, 'drift.example.com', { n: { type: 'number' } });
     const created = await server.call('POST', `/queues/${t.queueId}/schedules`, { key: t.key, body: { name: 'drifting', cron: '* * * * *', data: '{"n":1}' } });

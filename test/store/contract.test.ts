@@ -170,14 +170,14 @@ for (const kind of kinds) {
       const firstJob = jobs.find((j) => j.message.id === first.id)!;
       const other = jobs.find((j) => j !== firstJob)!;
       await store.recordOutcomes([
-        { kind: 'acknowledged', messageId: firstJob.message.id, listenerId: firstJob.listener.id, at: T + 8, status: 200, error: null, event: event(c.id, 'message_published_ok') },
-        { kind: 'retry', messageId: other.message.id, listenerId: other.listener.id, at: T + 8, status: 500, error: null, dueAt: T + 100 },
+        { kind: 'acknowledged', messageId: firstJob.message.id, listenerId: firstJob.listener.id, lease: firstJob.lease, at: T + 8, status: 200, error: null, event: event(c.id, 'message_published_ok') },
+        { kind: 'retry', messageId: other.message.id, listenerId: other.listener.id, lease: other.lease, at: T + 8, status: 500, error: null, dueAt: T + 100 },
       ]);
       const views = await store.deliveriesOf(first.id);
       assert.deepEqual([views[0]!.state, views[0]!.attempts, views[0]!.last_status_code], ['acknowledged', 1, 200]);
       const retried = (await store.deliveriesOf(other.message.id)).find((v) => v.listener.id === other.listener.id)!;
       assert.deepEqual([retried.state, retried.attempts, retried.next_attempt_at], ['pending', 1, T + 100]);
-      await store.recordOutcomes([{ kind: 'missed', messageId: other.message.id, listenerId: other.listener.id, at: T + 9, status: null, error: 'refused', event: event(c.id, 'message_published_not_ok') }]);
+      await store.recordOutcomes([{ kind: 'missed', messageId: other.message.id, listenerId: other.listener.id, lease: T + 100, at: T + 9, status: null, error: 'refused', event: event(c.id, 'message_published_not_ok') }]);
       const missedListener = await store.getListener(c.id, q.id, other.listener.id);
       assert.equal(missedListener?.missed_count, 1);
       assert.deepEqual(await store.missedMessageIds(other.listener.id, 10), [other.message.id]);
@@ -188,6 +188,39 @@ for (const kind of kinds) {
       assert.equal((await store.getListener(c.id, q.id, other.listener.id))?.missed_count, 0);
       const again = await claim(T + 11);
       assert.deepEqual(again.map((j) => [j.message.id, j.listener.id]), [[other.message.id, other.listener.id]], 'the redelivered one, at once');
+    });
+
+    it('an outcome counts only under the lease of its claim', async () => {
+      const q = queue(c.id);
+      await store.createQueue(q, event(c.id, 'queue_added'), 100);
+      const l = listener(q);
+      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      const m = message(q, T);
+      await store.createMessage(m, event(c.id, 'message_added'));
+      const claim = (now: number) => store.claimDeliveries({ now, leaseUntil: now + 1000, limit: 10, perListener: 10, inFlight: new Map() });
+      const [stale] = (await claim(T)).filter((j) => j.message.id === m.id);
+      const [fresh] = (await claim(T + 5000)).filter((j) => j.message.id === m.id);
+      assert.ok(stale && fresh, 'the lease ran out, so the delivery was claimed again');
+      const ack = (lease: number) => ({ kind: 'acknowledged' as const, messageId: m.id, listenerId: l.id, lease, at: T + 5001, status: 200, error: null });
+      await store.recordOutcomes([{ ...ack(stale.lease), kind: 'retry', dueAt: T }]);
+      await store.recordOutcomes([ack(stale.lease)]);
+      const view = (await store.deliveriesOf(m.id))[0]!;
+      assert.deepEqual([view.state, view.attempts], ['pending', 0], 'the expired claim changed nothing');
+      await store.recordOutcomes([ack(fresh.lease)]);
+      assert.equal((await store.deliveriesOf(m.id))[0]!.state, 'acknowledged');
+    });
+
+    it('liveness: a revived listener gets a delayed message no earlier than due', async () => {
+      const q = queue(c.id);
+      await store.createQueue(q, event(c.id, 'queue_added'), 100);
+      const l = listener(q);
+      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      for (let i = 0; i < 3; i++) await store.recordProbe(l.id, false, T);
+      const later = message(q, T, T + 86_400_000);
+      await store.createMessage(later, event(c.id, 'message_added'));
+      await store.recordProbe(l.id, true, T + 1);
+      const view = (await store.deliveriesOf(later.id))[0]!;
+      assert.deepEqual([view.state, view.next_attempt_at], ['pending', T + 86_400_000]);
     });
 
     it('liveness: probes are claimed once; dead holds deliveries, revival resumes them', async () => {

@@ -138,9 +138,11 @@ export function scheduleRoutes(app: FastifyInstance, services: Services): void {
       const next = nextTick(merged.cron, merged.timezone, at);
       const timingChanged = body.cron !== undefined || body.timezone !== undefined || (body.status === 'enabled' && current.status === 'paused');
       if (body.data !== undefined) checkData(body.data, queue, services);
+      // next_run_at is written only when the timing changes: a change of data or name must not
+      // move it back over a tick fired meanwhile (which would fire that tick twice).
       const patch: SchedulePatch = {
         ...dropUndefined(body),
-        next_run_at: merged.status === 'paused' ? null : timingChanged || current.next_run_at === null ? next : current.next_run_at,
+        ...(merged.status === 'paused' ? { next_run_at: null } : timingChanged || current.next_run_at === null ? { next_run_at: next } : {}),
       };
       const schedule = await store.updateSchedule(current.client_id, current.queue_id, current.id, {
         patch,

@@ -75,6 +75,8 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
     connectionString: options.url,
     max: options.poolSize,
     statement_timeout: options.statementTimeoutMs,
+    // An exhausted pool answers 503 after this instead of keeping requests waiting forever.
+    connectionTimeoutMillis: 5_000,
     types,
   });
   const store = new PostgresStore(pool, options.url);
@@ -83,7 +85,8 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
 }
 
 // Connection failures and server shutdowns: worth retrying later (class 08, 57P, 53).
-const UNAVAILABLE_CODES = ['08', '57P', '53', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'];
+// Deadlocks and serialization failures (40P01, 40001) are transient too: a retry succeeds.
+const UNAVAILABLE_CODES = ['08', '57P', '53', '40P01', '40001', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'];
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
@@ -151,16 +154,17 @@ export class PostgresStore implements Store {
   }
 
   private async recordEvent(c: Client, event: UsageEvent | undefined): Promise<void> {
-    if (!event) return;
-    const { id, client_id, type, stored_at, ...refs } = event;
-    await c.query('INSERT INTO usage_events (id, client_id, type, category, stored_at, refs) VALUES ($1, $2, $3, $4, $5, $6)', [
-      id,
-      client_id,
-      type,
-      eventCategory(type),
-      stored_at,
-      JSON.stringify(refs),
-    ]);
+    if (event) await this.recordEvents(c, [event]);
+  }
+
+  private async recordEvents(c: Client, events: readonly UsageEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map(({ id, client_id, type, stored_at, ...refs }) => [id, client_id, type, eventCategory(type), stored_at, JSON.stringify(refs)] as const);
+    await c.query(
+      `INSERT INTO usage_events (id, client_id, type, category, stored_at, refs)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])`,
+      [0, 1, 2, 3, 4, 5].map((i) => rows.map((row) => row[i])),
+    );
   }
 
   private async pageOf<T>(sql: string, params: unknown[], page: Page, map: (r: Row) => T): Promise<PageOf<T>> {
@@ -411,7 +415,7 @@ export class PostgresStore implements Store {
     await this.insert(c, 'messages', message);
     await c.query(
       `INSERT INTO deliveries (message_id, listener_id, state, due_at)
-       SELECT $1, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, $2 FROM listeners WHERE queue_id = $3`,
+       SELECT $1, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, $2 FROM listeners WHERE queue_id = $3 FOR SHARE`,
       [message.id, message.deliver_at ?? message.created_at, message.queue_id],
     );
     await this.recordEvent(c, event);
@@ -528,31 +532,72 @@ export class PostgresStore implements Store {
           [claim.leaseUntil, taken.map((r) => r.message_id), taken.map((r) => r.listener_id)],
         );
       }
-      return taken.map(toJob);
+      return taken.map((row) => toJob(row, claim.leaseUntil));
     });
   }
 
+  /**
+   * All outcomes of a batch in a few statements. Listener rows are locked first, in id order,
+   * as recordProbe locks them before deliveries: the two never wait on each other in a cycle.
+   * An outcome counts only while its claim's lease holds (see the SQLite store).
+   */
   async recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const retries = outcomes.filter((o) => o.kind === 'retry');
+    const finals = outcomes.filter((o) => o.kind !== 'retry');
+    const column = <T>(list: readonly DeliveryOutcome[], pick: (o: DeliveryOutcome) => T) => list.map(pick);
     await this.transaction(async (c) => {
-      for (const o of outcomes) {
-        if (o.kind === 'retry') {
-          await c.query(
-            `UPDATE deliveries SET due_at = $1, attempts = attempts + 1, last_status = $2, last_error = $3, last_attempt_at = $4
-             WHERE message_id = $5 AND listener_id = $6 AND state = 'pending'`,
-            [o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId],
-          );
-          continue;
-        }
-        const { rowCount } = await c.query(
-          `UPDATE deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3, last_attempt_at = $4, completed_at = $4
-           WHERE message_id = $5 AND listener_id = $6 AND state = 'pending'`,
-          [o.kind, o.status, o.error, o.at, o.messageId, o.listenerId],
+      const listenerIds = [...new Set(outcomes.map((o) => o.listenerId))].sort();
+      await c.query('SELECT id FROM listeners WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [listenerIds]);
+      if (retries.length > 0) {
+        await c.query(
+          `UPDATE deliveries d SET due_at = u.due_at, attempts = d.attempts + 1, last_status = u.status, last_error = u.error, last_attempt_at = u.at
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
+             AS u(message_id, listener_id, lease, due_at, status, error, at)
+           WHERE d.message_id = u.message_id AND d.listener_id = u.listener_id AND d.state = 'pending' AND d.due_at = u.lease`,
+          [
+            column(retries, (o) => o.messageId),
+            column(retries, (o) => o.listenerId),
+            column(retries, (o) => o.lease),
+            column(retries, (o) => (o.kind === 'retry' ? o.dueAt : 0)),
+            column(retries, (o) => o.status),
+            column(retries, (o) => o.error),
+            column(retries, (o) => o.at),
+          ],
         );
-        if (!rowCount) continue;
-        const counter = o.kind === 'acknowledged' ? 'acknowledged_count' : 'missed_count';
-        await c.query(`UPDATE listeners SET ${counter} = ${counter} + 1 WHERE id = $1`, [o.listenerId]);
-        await this.recordEvent(c, o.event);
       }
+      if (finals.length === 0) return;
+      const done = await this.rows(
+        c,
+        `UPDATE deliveries d SET state = u.state, attempts = d.attempts + 1, last_status = u.status, last_error = u.error,
+           last_attempt_at = u.at, completed_at = u.at
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::bigint[])
+           AS u(message_id, listener_id, lease, state, status, error, at)
+         WHERE d.message_id = u.message_id AND d.listener_id = u.listener_id AND d.state IN ('pending', 'held') AND d.due_at = u.lease
+         RETURNING d.message_id, d.listener_id, d.state`,
+        [
+          column(finals, (o) => o.messageId),
+          column(finals, (o) => o.listenerId),
+          column(finals, (o) => o.lease),
+          column(finals, (o) => o.kind),
+          column(finals, (o) => o.status),
+          column(finals, (o) => o.error),
+          column(finals, (o) => o.at),
+        ],
+      );
+      const counts = new Map<string, { acknowledged: number; missed: number }>();
+      for (const row of done) {
+        const count = counts.get(row.listener_id as string) ?? { acknowledged: 0, missed: 0 };
+        count[row.state as 'acknowledged' | 'missed'] += 1;
+        counts.set(row.listener_id as string, count);
+      }
+      await c.query(
+        `UPDATE listeners l SET acknowledged_count = l.acknowledged_count + t.acknowledged, missed_count = l.missed_count + t.missed
+         FROM unnest($1::text[], $2::int[], $3::int[]) AS t(id, acknowledged, missed) WHERE l.id = t.id`,
+        [[...counts.keys()], [...counts.values()].map((n) => n.acknowledged), [...counts.values()].map((n) => n.missed)],
+      );
+      const recorded = new Set(done.map((row) => `${row.message_id} ${row.listener_id}`));
+      await this.recordEvents(c, finals.filter((o) => recorded.has(`${o.messageId} ${o.listenerId}`)).flatMap((o) => (o.event ? [o.event] : [])));
     });
   }
 
@@ -585,6 +630,8 @@ export class PostgresStore implements Store {
 
   async redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number> {
     return this.transaction(async (c) => {
+      // The listener's row first: its liveness cannot change until the redelivery commits.
+      await c.query('SELECT id FROM listeners WHERE id = $1 FOR UPDATE', [listenerId]);
       const { rowCount } = await c.query(
         `UPDATE deliveries SET due_at = $2, attempts = 0, completed_at = NULL,
            state = CASE (SELECT liveness_state FROM listeners WHERE id = $1) WHEN 'dead' THEN 'held' ELSE 'pending' END
@@ -623,7 +670,7 @@ export class PostgresStore implements Store {
       if (next.state === 'dead' && from !== 'dead') {
         await c.query("UPDATE deliveries SET state = 'held' WHERE listener_id = $1 AND state = 'pending'", [listenerId]);
       } else if (from === 'dead' && next.state !== 'dead') {
-        await c.query("UPDATE deliveries SET state = 'pending', due_at = $1 WHERE listener_id = $2 AND state = 'held'", [at, listenerId]);
+        await c.query("UPDATE deliveries SET state = 'pending', due_at = GREATEST(due_at, $1) WHERE listener_id = $2 AND state = 'held'", [at, listenerId]);
         await this.notifyWork(c);
       }
       return { from, to: next.state };

@@ -461,18 +461,21 @@ export class SqliteStore implements Store {
         return left > 0;
       });
       for (const row of taken) lease.run(claim.leaseUntil, row.rowid);
-      return taken.map(toJob);
+      return taken.map((row) => toJob(row, claim.leaseUntil));
     });
   }
 
   async recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+    // An outcome counts only while its claim's lease holds: not after the lease ran out and
+    // another worker took the delivery, nor after a redelivery or a deletion. A delivery held
+    // meanwhile (its listener died) still takes a final outcome; a retry leaves it held.
     const finish = this.stmt(
       `UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?, completed_at = ?
-       WHERE message_id = ? AND listener_id = ? AND state = 'pending'`,
+       WHERE message_id = ? AND listener_id = ? AND state IN ('pending', 'held') AND due_at = ?`,
     );
     const retry = this.stmt(
       `UPDATE deliveries SET due_at = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?
-       WHERE message_id = ? AND listener_id = ? AND state = 'pending'`,
+       WHERE message_id = ? AND listener_id = ? AND state = 'pending' AND due_at = ?`,
     );
     const count = {
       acknowledged: this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + 1 WHERE id = ?'),
@@ -481,11 +484,11 @@ export class SqliteStore implements Store {
     await this.write(() => {
       for (const o of outcomes) {
         if (o.kind === 'retry') {
-          retry.run(o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId);
+          retry.run(o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId, o.lease);
           continue;
         }
         // Only a delivery still pending is finished: a redelivered or deleted one is left alone.
-        const { changes } = finish.run(o.kind, o.status, o.error, o.at, o.at, o.messageId, o.listenerId);
+        const { changes } = finish.run(o.kind, o.status, o.error, o.at, o.at, o.messageId, o.listenerId, o.lease);
         if (changes === 0) continue;
         count[o.kind].run(o.listenerId);
         this.recordEvent(o.event);
@@ -558,7 +561,7 @@ export class SqliteStore implements Store {
       if (next.state === 'dead' && from !== 'dead') {
         this.stmt("UPDATE deliveries SET state = 'held' WHERE listener_id = ? AND state = 'pending'").run(listenerId);
       } else if (from === 'dead' && next.state !== 'dead') {
-        this.stmt("UPDATE deliveries SET state = 'pending', due_at = ? WHERE listener_id = ? AND state = 'held'").run(at, listenerId);
+        this.stmt("UPDATE deliveries SET state = 'pending', due_at = max(due_at, ?) WHERE listener_id = ? AND state = 'held'").run(at, listenerId);
       }
       return { from, to: next.state };
     });
