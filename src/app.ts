@@ -1,7 +1,6 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
-import { Metrics } from './metrics.js';
 import { SchemaCache } from './domain/schema-cache.js';
 import { systemResolver, type HostResolver } from './domain/target-url.js';
 import { errorBody, errorHandler, HttpError } from './http/errors.js';
@@ -22,6 +21,7 @@ import { opsRoutes } from './http/routes/ops.js';
 import { queueRoutes } from './http/routes/queues.js';
 import { scheduleRoutes } from './http/routes/schedules.js';
 import type { Services } from './http/services.js';
+import { Metrics } from './metrics.js';
 import type { Store } from './store/types.js';
 
 export interface AppOptions {
@@ -34,8 +34,6 @@ export interface AppOptions {
   onPublished?: () => void;
   /** Called after schedules change, to wake an in-process scheduler. */
   onScheduled?: () => void;
-  /** The process's metrics; a registry of the app's own when not given. */
-  metrics?: Metrics;
 }
 
 // Room for JSON escaping around the largest `data` a message may carry.
@@ -58,7 +56,7 @@ const PUBLISH_ROUTE = /\/queues\/:queue_id\/messages$/;
 export function buildApp(options: AppOptions): { app: FastifyInstance; services: Services; metrics: Metrics } {
   const { config, store } = options;
   const now = options.now ?? Date.now;
-  const metrics = options.metrics ?? new Metrics(store);
+  const metrics = new Metrics(store);
   const services: Services = {
     config,
     store,

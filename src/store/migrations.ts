@@ -140,4 +140,20 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX schedules_due ON schedules(next_run_at) WHERE status = 'enabled';
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- A publish with an Idempotency-Key: repeats within 24 hours get the first answer.
+      CREATE TABLE idempotency_keys (
+        client_id TEXT NOT NULL REFERENCES api_clients(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (client_id, key)
+      );
+      CREATE INDEX idempotency_keys_by_time ON idempotency_keys(created_at);
+      CREATE INDEX messages_by_time ON messages(created_at);
+    `,
+  },
 ];

@@ -1,4 +1,4 @@
-import { EVENT_TYPES, type ApiClient, type ApiKey, type DeliveryJob, type DeliveryState, type DeliveryView, type UsageEvent, type EventCounts, type EventType, type Listener, type Message, type Queue, type Schedule, type StatsWindows } from './types.js';
+import { EVENT_TYPES, type ApiClient, type ApiKey, type DeliveryJob, type DeliveryState, type DeliveryView, type IdempotentPublish, type UsageEvent, type EventCounts, type EventType, type Listener, type Message, type Queue, type Schedule, type StatsWindows } from './types.js';
 
 // What both stores share: how rows become domain objects and back. Booleans arrive as 0/1 from
 // SQLite and true/false from PostgreSQL; JSON is kept as text in both.
@@ -40,6 +40,10 @@ export function toDeliveryView(r: Row): DeliveryView {
 
 export function toEvent(r: Row): UsageEvent {
   return { id: r.id as string, client_id: r.client_id as string, type: r.type as EventType, stored_at: r.stored_at as number, ...JSON.parse(r.refs as string) };
+}
+
+export function toIdempotentPublish(r: Row): IdempotentPublish {
+  return { key: r.key as string, request_hash: r.request_hash as string, response: JSON.parse(r.response as string), created_at: r.created_at as number };
 }
 
 export const toSchedule = (r: Row): Schedule => r as unknown as Schedule;

@@ -154,6 +154,16 @@ export interface UsageEvent {
   schedule?: Ref;
 }
 
+/** The first answer to a publish made with an Idempotency-Key. */
+export interface IdempotentPublish {
+  key: string;
+  /** A hash of what was asked (queue and body): a repeat must ask the same. */
+  request_hash: string;
+  /** The message as the answer showed it. */
+  response: Record<string, unknown>;
+  created_at: number;
+}
+
 export interface Page {
   offset: number;
   limit: number;
@@ -296,7 +306,10 @@ export interface Store {
   rotateListenerSecret(clientId: string, queueId: string, id: string, secret: string, previousUntil: number, at: number): Promise<Listener>;
 
   // messages
-  createMessage(message: Message, event: UsageEvent): Promise<void>;
+  /** Stores the message; with `idempotent`, the key too (DuplicateError if it was taken meanwhile). */
+  createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<void>;
+  /** Keys are kept until purged with the usage events (25 hours). */
+  findIdempotentPublish(clientId: string, key: string): Promise<IdempotentPublish | undefined>;
   getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined>;
   listMessages(clientId: string, queueId: string | undefined, page: Page): Promise<PageOf<Message>>;
   updateMessage(clientId: string, queueId: string, id: string, update: Update<MessagePatch>): Promise<Message>;
@@ -341,5 +354,6 @@ export interface Store {
   // usage events
   listEvents(query: EventQuery): Promise<UsageEvent[]>;
   countEvents(clientId: string, windows: StatsWindows): Promise<Record<keyof StatsWindows, EventCounts>>;
+  /** Deletes up to `batch` usage events and idempotency keys older than `at`. */
   purgeEventsBefore(at: number, batch: number): Promise<number>;
 }

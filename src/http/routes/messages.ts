@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { deliveryTime } from '../../domain/delivery-time.js';
 import { dataProblem, newMessage } from '../../domain/messages.js';
-import type { Message } from '../../store/types.js';
+import { canonicalJson } from '../../domain/schema.js';
+import { DuplicateError } from '../../store/errors.js';
+import type { IdempotentPublish, Message } from '../../store/types.js';
 import { HttpError } from '../errors.js';
 import { linker, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
@@ -51,9 +54,30 @@ function messageView(message: Message) {
   };
 }
 
-function messageLinks(request: FastifyRequest, services: Services, message: Message): Links {
+function messageLinks(request: FastifyRequest, services: Services, message: { id: string; queue_id: string }): Links {
   const at = queueLink(request, services);
   return { self: at(message.queue_id, `/messages/${message.id}`), queue: at(message.queue_id) };
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The Idempotency-Key of a publish and a hash of what it asks, or undefined without one. */
+function idempotencyOf(request: FastifyRequest, queueId: string): { key: string; request_hash: string } | undefined {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new HttpError(400, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+  }
+  return { key, request_hash: createHash('sha256').update(`${queueId}\n${canonicalJson(request.body)}`).digest('hex') };
+}
+
+/** The first answer again, unless the key came with another request (409). */
+function sendReplay(request: FastifyRequest, reply: FastifyReply, services: Services, first: IdempotentPublish, asked: { request_hash: string }) {
+  if (first.request_hash !== asked.request_hash) {
+    throw new HttpError(409, 'this Idempotency-Key was used with another request in the past 24 hours');
+  }
+  reply.header('idempotent-replayed', 'true');
+  return sendOne(reply, 'message', first.response, messageLinks(request, services, first.response as { id: string; queue_id: string }), 1);
 }
 
 export function messageRoutes(app: FastifyInstance, services: Services): void {
@@ -68,15 +92,30 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
     schema: { summary: 'Publish a message (PUT publishes too)', tags: ['messages'], params: queueParams, body: publishBody },
     handler: async (request, reply) => {
       const queue = await requestedQueue(request, services);
+      const idempotency = idempotencyOf(request, queue.id);
       const at = services.now();
       const when = deliveryTime(request.body, at);
       if (!when.ok) throw new HttpError(when.status, when.reason);
       const problem = dataProblem(request.body.data, queue, services.schemas, services.config.maxDataBytes);
       if (problem) throw new HttpError(problem.status, problem.detail, problem.issues);
+      const replay = idempotency && (await services.store.findIdempotentPublish(queue.client_id, idempotency.key));
+      if (replay) return sendReplay(request, reply, services, replay, idempotency);
       const message = newMessage(queue, { name: request.body.name ?? null, data: request.body.data, deliverAt: when.at }, at);
-      await store.createMessage(message, usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) }));
-      services.onPublished();
       const view = { id: message.id, name: message.name, queue_id: queue.id, created_at: at, deliver_at: when.at };
+      try {
+        await store.createMessage(
+          message,
+          usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) }),
+          idempotency && { ...idempotency, response: view, created_at: at },
+        );
+      } catch (err) {
+        // The same key, sent twice at once: the other request stored first.
+        const raced = idempotency && err instanceof DuplicateError && err.field === 'Idempotency-Key';
+        const first = raced && (await store.findIdempotentPublish(queue.client_id, idempotency.key));
+        if (first) return sendReplay(request, reply, services, first, idempotency);
+        throw err;
+      }
+      services.onPublished();
       return sendOne(reply, 'message', view, messageLinks(request, services, message), 1);
     },
   });

@@ -10,6 +10,7 @@ import {
   toClient,
   toDeliveryView,
   toEvent,
+  toIdempotentPublish,
   toJob,
   toKey,
   toListener,
@@ -33,6 +34,7 @@ import type {
   ListenerPatch,
   LivenessChange,
   LivenessState,
+  IdempotentPublish,
   Message,
   MessagePatch,
   Page,
@@ -406,8 +408,16 @@ export class PostgresStore implements Store {
 
   // ---- messages --------------------------------------------------------------------------
 
-  async createMessage(message: Message, event: UsageEvent): Promise<void> {
-    await this.transaction((c) => this.insertMessage(c, message, event));
+  async createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<void> {
+    await this.transaction(async (c) => {
+      if (idempotent) await this.insertUnique(c, 'idempotency_keys', { client_id: message.client_id, ...idempotent }, 'Idempotency-Key', idempotent.key);
+      await this.insertMessage(c, message, event);
+    });
+  }
+
+  async findIdempotentPublish(clientId: string, key: string): Promise<IdempotentPublish | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM idempotency_keys WHERE client_id = $1 AND key = $2', [clientId, key]);
+    return row && toIdempotentPublish(row);
   }
 
   /** The message, a delivery for every listener the queue has now, and its event. */
@@ -713,7 +723,11 @@ export class PostgresStore implements Store {
   }
 
   async purgeEventsBefore(at: number, batch: number): Promise<number> {
-    const { rowCount } = await this.pool.query('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < $1 LIMIT $2)', [at, batch]);
-    return rowCount ?? 0;
+    const keys = await this.pool.query(
+      'DELETE FROM idempotency_keys WHERE (client_id, key) IN (SELECT client_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)',
+      [at, batch],
+    );
+    const events = await this.pool.query('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < $1 LIMIT $2)', [at, batch]);
+    return (keys.rowCount ?? 0) + (events.rowCount ?? 0);
   }
 }

@@ -21,6 +21,7 @@ import {
   type KeyPatch,
   type Listener,
   type ListenerPatch,
+  type IdempotentPublish,
   type Message,
   type MessagePatch,
   type Page,
@@ -33,7 +34,7 @@ import {
   type UsageEvent,
 } from '../types.js';
 import { nextLiveness } from '../../domain/liveness.js';
-import { bindable, eventCategory, MUTABLE, newRootClient, tallyByWindow, toClient, toDeliveryView, toEvent, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
+import { bindable, eventCategory, MUTABLE, newRootClient, tallyByWindow, toClient, toDeliveryView, toEvent, toIdempotentPublish, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
 import { GroupCommit } from './group-commit.js';
 import { MIGRATIONS } from '../migrations.js';
 
@@ -353,8 +354,16 @@ export class SqliteStore implements Store {
 
   // ---- messages --------------------------------------------------------------------------
 
-  async createMessage(message: Message, event: UsageEvent): Promise<void> {
-    await this.write(() => this.insertMessage(message, event));
+  async createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<void> {
+    await this.write(() => {
+      if (idempotent) this.insertUnique('idempotency_keys', { client_id: message.client_id, ...idempotent }, 'Idempotency-Key', idempotent.key);
+      this.insertMessage(message, event);
+    });
+  }
+
+  async findIdempotentPublish(clientId: string, key: string): Promise<IdempotentPublish | undefined> {
+    const row = this.stmt('SELECT * FROM idempotency_keys WHERE client_id = ? AND key = ?').get(clientId, key) as Row | undefined;
+    return row && toIdempotentPublish(row);
   }
 
   /** The message, a delivery for every listener the queue has now, and its event. */
@@ -597,7 +606,8 @@ export class SqliteStore implements Store {
   }
 
   async purgeEventsBefore(at: number, batch: number): Promise<number> {
-    return this.stmt('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < ? LIMIT ?)').run(at, batch).changes;
+    const keys = this.stmt('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)').run(at, batch).changes;
+    return keys + this.stmt('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < ? LIMIT ?)').run(at, batch).changes;
   }
 }
 
