@@ -65,7 +65,8 @@ export function guard(deps: GuardDeps) {
     const auth = scope ? await authenticate(request, deps, now) : undefined;
     const principal = auth && 'principal' in auth ? auth.principal : undefined;
     const rate = limitRate(reply, deps.rateLimiter, principal ? `key:${principal.key.id}` : `ip:${request.ip}`, now);
-    if (!acceptsJson(request.headers.accept)) throw new HttpError(406, 'this API only answers application/json');
+    // The API answers only JSON; public pages (/docs, /metrics) answer what they are.
+    if (scope && !acceptsJson(request.headers.accept)) throw new HttpError(406, 'this API only answers application/json');
     if (auth && 'error' in auth) throw auth.error;
     if (rate) throw rate;
     if (!scope || !principal) return;
