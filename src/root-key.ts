@@ -1,5 +1,6 @@
 import { fullScopes } from './domain/scopes.js';
 import { newApiKey, newKeySecret } from './http/keys.js';
+import { NotFoundError } from './store/errors.js';
 import type { ApiKey, Store } from './store/types.js';
 
 // Fixed ids: the key from the environment is replaced when the variable changes; the
@@ -23,7 +24,10 @@ export async function ensureRootKey(store: Store, envSecret: string | undefined,
     // The variable is the operator's word: the key it names is restored as a full, enabled
     // root key at every start, and a key generated before it stops working.
     await store.upsertKey(rootKey(ENV_KEY_ID, root.id, envSecret, now));
-    if (await store.getKey(root.id, GENERATED_KEY_ID)) await store.deleteKey(root.id, GENERATED_KEY_ID, undefined);
+    // Another process starting at once may have deleted it already.
+    await store.deleteKey(root.id, GENERATED_KEY_ID, undefined).catch((err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
     return undefined;
   }
   if (await store.getKey(root.id, GENERATED_KEY_ID)) return undefined;

@@ -100,6 +100,9 @@ function placeholders(count: number, offset = 0): string {
 }
 
 export class PostgresStore implements Store {
+  private notifyQueued = false;
+  private readonly announceAfterCommit = new WeakSet<pg.PoolClient>();
+
   constructor(
     readonly pool: pg.Pool,
     private readonly url: string,
@@ -118,14 +121,28 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** Runs `work` in a transaction, again (up to 3 times) when PostgreSQL broke a deadlock. */
   private async transaction<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactionOnce(work);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw err;
+      }
+    }
+  }
+
+  private async transactionOnce<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
+      if (this.announceAfterCommit.delete(client)) this.announceWork();
       return result;
     } catch (err) {
+      this.announceAfterCommit.delete(client);
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
@@ -189,7 +206,7 @@ export class PostgresStore implements Store {
     const values = cols.map((c) => bindable((update.patch as Record<string, unknown>)[c]));
     try {
       return await this.transaction(async (c) => {
-        const current = await this.one(c, `SELECT revision FROM ${table} WHERE ${whereSql} FOR UPDATE`, Object.values(where));
+        const current = await this.one(c, `SELECT revision FROM ${table} WHERE ${whereSql} FOR NO KEY UPDATE`, Object.values(where));
         if (!current) throw new NotFoundError(table);
         if (update.expectedRevision !== undefined && update.expectedRevision !== current.revision) {
           throw new RevisionConflictError(current.revision as number);
@@ -217,8 +234,25 @@ export class PostgresStore implements Store {
     });
   }
 
-  private async notifyWork(c: Client): Promise<void> {
-    await c.query(`NOTIFY ${WORK_CHANNEL}`);
+  /** New work in the transaction on `c`: announced once it is committed. */
+  private notifyWork(c: Client): void {
+    if (c === this.pool) this.announceWork();
+    else this.announceAfterCommit.add(c as pg.PoolClient);
+  }
+
+  /**
+   * Announces new work once per turn of the event loop, after the commits that made it: a
+   * NOTIFY inside each transaction would take PostgreSQL's global notification lock at every
+   * commit and serialize all publishes.
+   */
+  private announceWork(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    setImmediate(() => {
+      this.notifyQueued = false;
+      // A lost notification costs latency only: workers still poll.
+      this.pool.query(`NOTIFY ${WORK_CHANNEL}`).catch(() => undefined);
+    });
   }
 
   async close(): Promise<void> {
@@ -298,10 +332,13 @@ export class PostgresStore implements Store {
   }
 
   async upsertKey(key: ApiKey): Promise<void> {
-    await this.transaction(async (c) => {
-      await c.query('DELETE FROM api_keys WHERE id = $1', [key.id]);
-      await this.insert(c, 'api_keys', key);
-    });
+    // One statement: processes starting at once may all write the root key.
+    const cols = Object.keys(key);
+    await this.pool.query(
+      `INSERT INTO api_keys (${cols.join(', ')}) VALUES (${placeholders(cols.length)})
+       ON CONFLICT (id) DO UPDATE SET ${cols.filter((col) => col !== 'id').map((col) => `${col} = EXCLUDED.${col}`).join(', ')}`,
+      Object.values(key).map(bindable),
+    );
   }
 
   async getKey(clientId: string, id: string): Promise<ApiKey | undefined> {
@@ -425,11 +462,11 @@ export class PostgresStore implements Store {
     await this.insert(c, 'messages', message);
     await c.query(
       `INSERT INTO deliveries (message_id, listener_id, state, due_at)
-       SELECT $1, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, $2 FROM listeners WHERE queue_id = $3 FOR SHARE`,
+       SELECT $1, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, $2 FROM listeners WHERE queue_id = $3`,
       [message.id, message.deliver_at ?? message.created_at, message.queue_id],
     );
     await this.recordEvent(c, event);
-    await this.notifyWork(c);
+    this.notifyWork(c);
   }
 
   async getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined> {
@@ -458,7 +495,7 @@ export class PostgresStore implements Store {
       await this.checkQuota(c, schedule.client_id, 'max_schedules', maxSchedules, 'schedules');
       await this.insertUnique(c, 'schedules', schedule, 'name', schedule.name);
       await this.recordEvent(c, event);
-      await this.notifyWork(c);
+      this.notifyWork(c);
     });
   }
 
@@ -473,7 +510,7 @@ export class PostgresStore implements Store {
 
   async updateSchedule(clientId: string, queueId: string, id: string, update: Update<SchedulePatch>): Promise<Schedule> {
     const schedule = toSchedule(await this.updateRow('schedules', { id, queue_id: queueId, client_id: clientId }, update, 'name'));
-    await this.notifyWork(this.pool);
+    this.notifyWork(this.pool);
     return schedule;
   }
 
@@ -549,6 +586,7 @@ export class PostgresStore implements Store {
   /**
    * All outcomes of a batch in a few statements. Listener rows are locked first, in id order,
    * as recordProbe locks them before deliveries: the two never wait on each other in a cycle.
+   * The locks are NO KEY UPDATE, which a publish's foreign-key checks (KEY SHARE) pass through.
    * An outcome counts only while its claim's lease holds (see the SQLite store).
    */
   async recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
@@ -558,7 +596,7 @@ export class PostgresStore implements Store {
     const column = <T>(list: readonly DeliveryOutcome[], pick: (o: DeliveryOutcome) => T) => list.map(pick);
     await this.transaction(async (c) => {
       const listenerIds = [...new Set(outcomes.map((o) => o.listenerId))].sort();
-      await c.query('SELECT id FROM listeners WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [listenerIds]);
+      await c.query('SELECT id FROM listeners WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE', [listenerIds]);
       if (retries.length > 0) {
         await c.query(
           `UPDATE deliveries d SET due_at = u.due_at, attempts = d.attempts + 1, last_status = u.status, last_error = u.error, last_attempt_at = u.at
@@ -641,7 +679,7 @@ export class PostgresStore implements Store {
   async redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number> {
     return this.transaction(async (c) => {
       // The listener's row first: its liveness cannot change until the redelivery commits.
-      await c.query('SELECT id FROM listeners WHERE id = $1 FOR UPDATE', [listenerId]);
+      await c.query('SELECT id FROM listeners WHERE id = $1 FOR NO KEY UPDATE', [listenerId]);
       const { rowCount } = await c.query(
         `UPDATE deliveries SET due_at = $2, attempts = 0, completed_at = NULL,
            state = CASE (SELECT liveness_state FROM listeners WHERE id = $1) WHEN 'dead' THEN 'held' ELSE 'pending' END
@@ -650,7 +688,7 @@ export class PostgresStore implements Store {
       );
       const changed = rowCount ?? 0;
       await c.query('UPDATE listeners SET missed_count = GREATEST(0, missed_count - $1) WHERE id = $2', [changed, listenerId]);
-      if (changed > 0) await this.notifyWork(c);
+      if (changed > 0) this.notifyWork(c);
       return changed;
     });
   }
@@ -659,7 +697,7 @@ export class PostgresStore implements Store {
     const rows = await this.rows(
       this.pool,
       `UPDATE listeners SET next_probe_at = $2 WHERE id IN (
-         SELECT id FROM listeners WHERE next_probe_at <= $1 ORDER BY next_probe_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         SELECT id FROM listeners WHERE next_probe_at <= $1 ORDER BY next_probe_at LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED)
        RETURNING id, liveness_url`,
       [now, nextProbeAt, limit],
     );
@@ -668,7 +706,7 @@ export class PostgresStore implements Store {
 
   async recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined> {
     return this.transaction(async (c) => {
-      const row = await this.one(c, 'SELECT liveness_state, liveness_streak FROM listeners WHERE id = $1 FOR UPDATE', [listenerId]);
+      const row = await this.one(c, 'SELECT liveness_state, liveness_streak FROM listeners WHERE id = $1 FOR NO KEY UPDATE', [listenerId]);
       if (!row) return undefined;
       const from = row.liveness_state as LivenessState;
       const next = nextLiveness(from, row.liveness_streak as number, ok);
@@ -679,9 +717,14 @@ export class PostgresStore implements Store {
       );
       if (next.state === 'dead' && from !== 'dead') {
         await c.query("UPDATE deliveries SET state = 'held' WHERE listener_id = $1 AND state = 'pending'", [listenerId]);
-      } else if (from === 'dead' && next.state !== 'dead') {
-        await c.query("UPDATE deliveries SET state = 'pending', due_at = GREATEST(due_at, $1) WHERE listener_id = $2 AND state = 'held'", [at, listenerId]);
-        await this.notifyWork(c);
+      } else if (next.state !== 'dead') {
+        // Every live probe, not only the revival: a publish that read the listener as dead just
+        // before it revived may have stored a held delivery after the revival looked.
+        const { rowCount } = await c.query(
+          "UPDATE deliveries SET state = 'pending', due_at = GREATEST(due_at, $1) WHERE listener_id = $2 AND state = 'held'",
+          [at, listenerId],
+        );
+        if (rowCount) this.notifyWork(c);
       }
       return { from, to: next.state };
     });
