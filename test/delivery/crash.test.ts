@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TestListener, until } from '../helpers/listener.js';
-import { startProcess, type ServerProcess } from '../helpers/process.js';
+import { startProcess, WORKING, type ServerProcess } from '../helpers/process.js';
 import { call } from '../helpers/server.js';
 
 // At-least-once across a crash: `discue serve` is SIGKILLed while publishers are sending and
 // while some deliveries are in flight; a second process on the same data directory must
 // deliver every message whose publish was answered 200. Real processes, real HTTP, real SQLite.
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const ROOT = 'crash-test-root-key-0123456789';
 const PUBLISHERS = 8;
 const ACKED_BEFORE_KILL = 300;
@@ -32,45 +28,8 @@ function discueEnv(dataDir: string, extra: Record<string, string> = {}): Record<
   };
 }
 
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
 /** Runs `discue worker` as its own process and waits until it says it delivers. */
-async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'worker'], {
-    env: { ...inherited, DISCUE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = () => child.exitCode !== null || child.signalCode !== null;
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (exited()) return child.exitCode;
-    const exit = once(child, 'exit');
-    child.kill(signal);
-    const [code] = await exit;
-    return code as number | null;
-  };
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk) => {
-        stdout += chunk;
-        if (stdout.includes('discue worker is delivering messages')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`discue worker exited with ${code}: ${stderr}`)));
-      child.once('error', reject);
-    });
-  } catch (err) {
-    await stop('SIGKILL');
-    throw err;
-  }
-  return { child, output: () => stdout, stop };
-}
+const startWorker = (env: Record<string, string>) => startProcess(env, ['worker'], WORKING);
 
 interface Tenant {
   key: string;
@@ -240,7 +199,7 @@ describe('discue worker beside discue serve --no-worker', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'discue-worker-'));
   let listener: TestListener;
   let api: ServerProcess | undefined;
-  let worker: WorkerProcess | undefined;
+  let worker: ServerProcess | undefined;
 
   before(async () => {
     listener = await TestListener.start();

@@ -19,8 +19,14 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `discue <args>` as its own process and waits until it says where it serves. */
-export async function startProcess(env: Record<string, string>, args = ['serve']): Promise<ServerProcess> {
+const SERVING = /serving the API at (http:\/\/\S+)/;
+export const WORKING = /discue worker is delivering messages/;
+
+/**
+ * Runs `discue <args>` as its own process and waits until it prints `ready` (for `serve`: the
+ * URL it serves at, which becomes `url`).
+ */
+export async function startProcess(env: Record<string, string>, args = ['serve'], ready: RegExp = SERVING): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     env: childEnv({ HOST: '127.0.0.1', PORT: '0', DISCUE_LOG_LEVEL: 'warn', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,25 +34,28 @@ export async function startProcess(env: Record<string, string>, args = ['serve']
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /serving the API at (http:\/\/\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`discue exited with ${code}: ${stderr}`)));
-  });
-  return {
-    child,
-    url,
-    output: () => stdout,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const [code] = await once(child, 'exit');
-      return code as number | null;
-    },
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const exit = once(child, 'exit');
+    child.kill(signal);
+    const [code] = await exit;
+    return code as number | null;
   };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk) => {
+        stdout += chunk;
+        const match = ready.exec(stdout);
+        if (match) resolve(match[1] ?? '');
+      });
+      child.once('exit', (code) => reject(new Error(`discue ${args.join(' ')} exited with ${code}: ${stderr}`)));
+      child.once('error', reject);
+    });
+    return { child, url, output: () => stdout, stop };
+  } catch (err) {
+    await stop('SIGKILL');
+    throw err;
+  }
 }
 
 /** Runs `discue <args>` to completion. */

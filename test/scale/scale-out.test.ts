@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { until } from '../helpers/listener.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startProcess, type ServerProcess } from '../helpers/process.js';
+import { startProcess, WORKING, type ServerProcess } from '../helpers/process.js';
 import { call } from '../helpers/server.js';
 
 // Scale-out on one PostgreSQL: two API-only processes (`serve --no-worker`) take publishes,
@@ -17,7 +14,6 @@ import { call } from '../helpers/server.js';
 // wake-ups). Without a crash every delivery arrives exactly once; after a worker is SIGKILLed
 // mid-traffic the other one delivers everything at least once (the dead one's leases run out).
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const ROOT = 'scale-out-root-key-0123456789';
 const MESSAGES = 2_000;
 const IN_FLIGHT = 32;
@@ -38,44 +34,8 @@ function discueEnv(databaseUrl: string): Record<string, string> {
   };
 }
 
-interface Stoppable {
-  child: ChildProcess;
-  output: () => string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
 /** Runs `discue worker` as its own process and waits until it says it delivers. */
-async function startWorker(env: Record<string, string>): Promise<Stoppable> {
-  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'worker'], {
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    const exit = once(child, 'exit');
-    child.kill(signal);
-    const [code] = await exit;
-    return code as number | null;
-  };
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk) => {
-        stdout += chunk;
-        if (stdout.includes('discue worker is delivering messages')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`discue worker exited with ${code}: ${stderr}`)));
-      child.once('error', reject);
-    });
-  } catch (err) {
-    await stop('SIGKILL');
-    throw err;
-  }
-  return { child, output: () => stdout, stop };
-}
+const startWorker = (env: Record<string, string>) => startProcess(env, ['worker'], WORKING);
 
 /**
  * A webhook receiver on 127.0.0.1 that counts, per path, how often each `webhook-id` arrived
@@ -319,10 +279,10 @@ function duplicates(recorder: Recorder, path: string): { ids: number; extra: num
 }
 
 /** Error lines (pino level 50+) a process printed. */
-const errorLines = (p: Stoppable) => p.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
+const errorLines = (p: ServerProcess) => p.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
 
 /** "worker 1: 3 x recording delivery outcomes failed (40P01 deadlock detected)" per process. */
-function errorSummary(named: Record<string, Stoppable>): string {
+function errorSummary(named: Record<string, ServerProcess>): string {
   const parts: string[] = [];
   for (const [name, p] of Object.entries(named)) {
     const kinds = new Map<string, number>();
@@ -343,7 +303,7 @@ function errorSummary(named: Record<string, Stoppable>): string {
 
 describe('scale-out: 2 API + 2 worker processes on one PostgreSQL', () => {
   let postgres: TestPostgres;
-  let processes: Stoppable[] = [];
+  let processes: ServerProcess[] = [];
   let recorders: Recorder[] = [];
 
   before(async () => {
@@ -367,9 +327,9 @@ describe('scale-out: 2 API + 2 worker processes on one PostgreSQL', () => {
    * (ensureRootKey -> upsertKey is DELETE + INSERT, so the second INSERT fails with 23505 on
    * api_keys_pkey and that process exits) — a startup race outside what these tests measure.
    */
-  async function topology(database: string): Promise<{ apis: ServerProcess[]; workers: Stoppable[]; logged: () => string; explain: () => Promise<string> }> {
+  async function topology(database: string): Promise<{ apis: ServerProcess[]; workers: ServerProcess[]; logged: () => string; explain: () => Promise<string> }> {
     const env = discueEnv(await postgres.database(database));
-    const track = <T extends Stoppable>(p: T) => (processes.push(p), p);
+    const track = <T extends ServerProcess>(p: T) => (processes.push(p), p);
     const first = await startProcess(env, ['serve', '--no-worker']).then(track);
     const started = await Promise.allSettled([
       Promise.resolve(first),
@@ -379,7 +339,7 @@ describe('scale-out: 2 API + 2 worker processes on one PostgreSQL', () => {
     ]);
     const failed = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed.length > 0) assert.fail(`${failed.length} of 4 processes failed to start: ${failed.map((f) => (f.reason as Error).message).join(' | ')}`);
-    const [api1, api2, worker1, worker2] = started.map((s) => (s as PromiseFulfilledResult<Stoppable>).value);
+    const [api1, api2, worker1, worker2] = started.map((s) => (s as PromiseFulfilledResult<ServerProcess>).value);
     const logged = () => errorSummary({ 'API 1': api1!, 'API 2': api2!, 'worker 1': worker1!, 'worker 2': worker2! });
     const explain = async () => `errors logged: ${logged()}; database sessions waiting: ${await waitsIn(env.DISCUE_DATABASE_URL!)}`;
     return { apis: [api1 as ServerProcess, api2 as ServerProcess], workers: [worker1!, worker2!], logged, explain };
@@ -439,7 +399,7 @@ describe('scale-out: 2 API + 2 worker processes on one PostgreSQL', () => {
     const { apis, workers, logged, explain } = await topology('scale_out_crash');
     t.diagnostic(`4 processes up in ${Date.now() - started} ms`);
     const tn = await tenant(apis[0]!.url, 'scale-crash.example.com', recorder);
-    const [victim, survivor] = workers as [Stoppable, Stoppable];
+    const [victim, survivor] = workers as [ServerProcess, ServerProcess];
 
     const acked: string[] = [];
     let publishing = true;
