@@ -154,6 +154,8 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
       CREATE INDEX idempotency_keys_by_time ON idempotency_keys(created_at);
       CREATE INDEX messages_by_time ON messages(created_at);
+      -- Pending deliveries by listener: finds each listener's due work behind another's backlog.
+      CREATE INDEX deliveries_ready ON deliveries(listener_id, due_at) WHERE state = 'pending';
     `,
   },
 ];

@@ -1,4 +1,4 @@
-import { EVENT_TYPES, type ApiClient, type ApiKey, type DeliveryJob, type DeliveryState, type DeliveryView, type IdempotentPublish, type UsageEvent, type EventCounts, type EventType, type Listener, type Message, type Queue, type Schedule, type StatsWindows } from './types.js';
+import { EVENT_TYPES, type ClaimRequest, type ApiClient, type ApiKey, type DeliveryJob, type DeliveryState, type DeliveryView, type IdempotentPublish, type UsageEvent, type EventCounts, type EventType, type Listener, type Message, type Queue, type Schedule, type StatsWindows } from './types.js';
 
 // What both stores share: how rows become domain objects and back. Booleans arrive as 0/1 from
 // SQLite and true/false from PostgreSQL; JSON is kept as text in both.
@@ -23,6 +23,29 @@ export const toMessage = (r: Row): Message => r as unknown as Message;
 /** The built-in api client of the operator's root keys. */
 export function newRootClient(at: number): ApiClient {
   return { id: 'root', name: 'discue/root', is_root: true, status: 'active', quotas: {}, created_at: at, updated_at: at, revision: 1 };
+}
+
+// Each listener with pending deliveries, one index seek per listener (a loose index scan).
+export const LISTENERS_WITH_PENDING = `WITH RECURSIVE ready(id) AS (
+    SELECT (SELECT min(listener_id) FROM deliveries WHERE state = 'pending')
+    UNION ALL
+    SELECT (SELECT min(listener_id) FROM deliveries WHERE state = 'pending' AND listener_id > ready.id) FROM ready WHERE ready.id IS NOT NULL)
+  SELECT id FROM ready WHERE id IS NOT NULL`;
+
+/** Room per listener for a claim: how many more deliveries each may have in flight. */
+export function roomFor(claim: ClaimRequest): Map<string, number> {
+  const room = new Map<string, number>();
+  for (const [id, n] of claim.inFlight) room.set(id, claim.perListener - n);
+  return room;
+}
+
+/** The rows whose listener still has room, counting each taken row against that room. */
+export function takeWithRoom(rows: readonly Row[], room: Map<string, number>, perListener: number): Row[] {
+  return rows.filter((row) => {
+    const left = room.get(row.l_id as string) ?? perListener;
+    room.set(row.l_id as string, left - 1);
+    return left > 0;
+  });
 }
 
 /** A delivery row, joined with its listener's name (`l_name`), as a message's GET shows it. */

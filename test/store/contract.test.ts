@@ -190,6 +190,25 @@ for (const kind of kinds) {
       assert.deepEqual(again.map((j) => [j.message.id, j.listener.id]), [[other.message.id, other.listener.id]], 'the redelivered one, at once');
     });
 
+    it('a full listener\'s backlog does not hide another listener\'s due work', async () => {
+      const q = queue(c.id);
+      await store.createQueue(q, event(c.id, 'queue_added'), 100);
+      const slow = listener(q);
+      await store.createListener(slow, event(c.id, 'listener_added'), 100);
+      for (let i = 0; i < 50; i++) await store.createMessage(message(q, T - 10_000 + i), event(c.id, 'message_added'));
+      const q2 = queue(c.id);
+      await store.createQueue(q2, event(c.id, 'queue_added'), 100);
+      const fast = listener(q2);
+      await store.createListener(fast, event(c.id, 'listener_added'), 100);
+      const m = message(q2, T);
+      await store.createMessage(m, event(c.id, 'message_added'));
+      const jobs = await store.claimDeliveries({ now: T, leaseUntil: T + 1000, limit: 10, perListener: 5, inFlight: new Map([[slow.id, 5]]) });
+      assert.deepEqual(jobs.map((j) => j.message.id), [m.id]);
+      const more = await store.claimDeliveries({ now: T, leaseUntil: T + 1000, limit: 10, perListener: 5, inFlight: new Map([[slow.id, 3]]) });
+      assert.equal(more.length, 2, 'the slow listener gets exactly its room');
+      assert.ok(more.every((j) => j.listener.id === slow.id));
+    });
+
     it('an outcome counts only under the lease of its claim', async () => {
       const q = queue(c.id);
       await store.createQueue(q, event(c.id, 'queue_added'), 100);
@@ -197,7 +216,7 @@ for (const kind of kinds) {
       await store.createListener(l, event(c.id, 'listener_added'), 100);
       const m = message(q, T);
       await store.createMessage(m, event(c.id, 'message_added'));
-      const claim = (now: number) => store.claimDeliveries({ now, leaseUntil: now + 1000, limit: 10, perListener: 10, inFlight: new Map() });
+      const claim = (now: number) => store.claimDeliveries({ now, leaseUntil: now + 1000, limit: 1000, perListener: 1000, inFlight: new Map() });
       const [stale] = (await claim(T)).filter((j) => j.message.id === m.id);
       const [fresh] = (await claim(T + 5000)).filter((j) => j.message.id === m.id);
       assert.ok(stale && fresh, 'the lease ran out, so the delivery was claimed again');

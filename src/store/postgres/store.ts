@@ -4,9 +4,12 @@ import { DuplicateError, NotFoundError, QuotaExceededError, RevisionConflictErro
 import {
   bindable,
   eventCategory,
+  LISTENERS_WITH_PENDING,
   MUTABLE,
   newRootClient,
+  roomFor,
   tallyByWindow,
+  takeWithRoom,
   toClient,
   toDeliveryView,
   toEvent,
@@ -89,6 +92,19 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
 // Connection failures and server shutdowns: worth retrying later (class 08, 57P, 53).
 // Deadlocks and serialization failures (40P01, 40001) are transient too: a retry succeeds.
 const UNAVAILABLE_CODES = ['08', '57P', '53', '40P01', '40001', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'];
+
+/** Due pending deliveries (`$1` now, `$2` how many) that also match `filter`, locked for the claim. */
+function claimSelect(filter: string): string {
+  return `WITH due AS (
+      SELECT message_id, listener_id, attempts FROM deliveries
+      WHERE state = 'pending' AND due_at <= $1 AND ${filter}
+      ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+    SELECT due.message_id, due.listener_id, due.attempts, m.id AS m_id, m.name AS m_name, m.data, m.created_at AS m_created_at,
+      q.id AS q_id, q.name AS q_name, l.id AS l_id, l.name AS l_name, l.client_id, l.notify_url, l.secret,
+      l.previous_secret, l.previous_secret_until
+    FROM due JOIN messages m ON m.id = due.message_id JOIN listeners l ON l.id = due.listener_id JOIN queues q ON q.id = m.queue_id`;
+}
+
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
@@ -549,35 +565,34 @@ export class PostgresStore implements Store {
 
   // ---- delivery --------------------------------------------------------------------------
 
+  /**
+   * As in the embedded store: the oldest due work first, then, when that belongs to listeners
+   * without room, each other listener's own. SKIP LOCKED: concurrent workers take different
+   * rows instead of waiting on each other.
+   */
   async claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]> {
-    const room = new Map<string, number>();
-    for (const [id, n] of claim.inFlight) room.set(id, claim.perListener - n);
-    const full = [...room].filter(([, r]) => r <= 0).map(([id]) => id);
+    const room = roomFor(claim);
     return this.transaction(async (c) => {
-      // SKIP LOCKED: concurrent workers take different rows instead of waiting on each other.
-      const rows = await this.rows(
-        c,
-        `WITH due AS (
-           SELECT message_id, listener_id, attempts FROM deliveries
-           WHERE state = 'pending' AND due_at <= $1 AND NOT (listener_id = ANY($2::text[]))
-           ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-         SELECT due.message_id, due.listener_id, due.attempts, m.id AS m_id, m.name AS m_name, m.data, m.created_at AS m_created_at,
-           q.id AS q_id, q.name AS q_name, l.id AS l_id, l.name AS l_name, l.client_id, l.notify_url, l.secret,
-           l.previous_secret, l.previous_secret_until
-         FROM due JOIN messages m ON m.id = due.message_id JOIN listeners l ON l.id = due.listener_id JOIN queues q ON q.id = m.queue_id`,
-        [claim.now, full, claim.limit],
-      );
-      const taken = rows.filter((row) => {
-        const left = room.get(row.l_id as string) ?? claim.perListener;
-        room.set(row.l_id as string, left - 1);
-        return left > 0;
-      });
-      if (taken.length > 0) {
-        await c.query(
-          `UPDATE deliveries d SET due_at = $1 FROM unnest($2::text[], $3::text[]) AS t(message_id, listener_id)
-           WHERE d.message_id = t.message_id AND d.listener_id = t.listener_id`,
-          [claim.leaseUntil, taken.map((r) => r.message_id), taken.map((r) => r.listener_id)],
-        );
+      const take = async (rows: Row[]) => {
+        const taken = takeWithRoom(rows, room, claim.perListener);
+        if (taken.length > 0) {
+          await c.query(
+            `UPDATE deliveries d SET due_at = $1 FROM unnest($2::text[], $3::text[]) AS t(message_id, listener_id)
+             WHERE d.message_id = t.message_id AND d.listener_id = t.listener_id`,
+            [claim.leaseUntil, taken.map((r) => r.message_id), taken.map((r) => r.listener_id)],
+          );
+        }
+        return taken;
+      };
+      const head = await this.rows(c, claimSelect('TRUE'), [claim.now, claim.limit]);
+      const taken = await take(head);
+      if (taken.length < head.length) {
+        for (const row of await this.rows(c, LISTENERS_WITH_PENDING)) {
+          const listenerId = row.id as string;
+          const left = Math.min(room.get(listenerId) ?? claim.perListener, claim.limit - taken.length);
+          if (left > 0) taken.push(...(await take(await this.rows(c, claimSelect('listener_id = $3'), [claim.now, left, listenerId]))));
+          if (taken.length >= claim.limit) break;
+        }
       }
       return taken.map((row) => toJob(row, claim.leaseUntil));
     });

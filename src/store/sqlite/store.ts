@@ -34,11 +34,17 @@ import {
   type UsageEvent,
 } from '../types.js';
 import { nextLiveness } from '../../domain/liveness.js';
-import { bindable, eventCategory, MUTABLE, newRootClient, tallyByWindow, toClient, toDeliveryView, toEvent, toIdempotentPublish, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
+import { bindable, eventCategory, MUTABLE, newRootClient, LISTENERS_WITH_PENDING, roomFor, tallyByWindow, takeWithRoom, toClient, toDeliveryView, toEvent, toIdempotentPublish, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
 import { GroupCommit } from './group-commit.js';
 import { MIGRATIONS } from '../migrations.js';
 
 type Db = Database.Database;
+
+const CLAIM_SELECT = `SELECT d.rowid AS rowid, d.attempts, m.id AS m_id, m.name AS m_name, m.data, m.created_at AS m_created_at,
+    q.id AS q_id, q.name AS q_name, l.id AS l_id, l.name AS l_name, l.client_id, l.notify_url, l.secret,
+    l.previous_secret, l.previous_secret_until
+  FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN listeners l ON l.id = d.listener_id JOIN queues q ON q.id = m.queue_id`;
+
 
 export function openSqliteStore(dataDir: string, now: () => number = Date.now): SqliteStore {
   mkdirSync(dataDir, { recursive: true });
@@ -446,30 +452,31 @@ export class SqliteStore implements Store {
 
   // ---- delivery --------------------------------------------------------------------------
 
+  /**
+   * Claims the oldest due deliveries whose listeners have room. When the oldest belong to
+   * listeners without room (a slow listener's backlog), each other listener's due work is
+   * looked up on its own, so one listener's backlog never hides another's work and no claim
+   * reads more than it can take.
+   */
   async claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]> {
-    const room = new Map<string, number>();
-    for (const [id, n] of claim.inFlight) room.set(id, claim.perListener - n);
-    // Full listeners are left out in SQL, so one with a long backlog cannot fill every batch.
-    const skipListeners = [...room].filter(([, r]) => r <= 0).map(([id]) => id);
-    const skip = skipListeners.length > 0 ? `AND d.listener_id NOT IN (${skipListeners.map(() => '?').join(', ')})` : '';
-    const sql = `SELECT d.rowid AS rowid, d.attempts, m.id AS m_id, m.name AS m_name, m.data, m.created_at AS m_created_at,
-        q.id AS q_id, q.name AS q_name, l.id AS l_id, l.name AS l_name, l.client_id, l.notify_url, l.secret,
-        l.previous_secret, l.previous_secret_until
-      FROM deliveries d
-        JOIN messages m ON m.id = d.message_id
-        JOIN listeners l ON l.id = d.listener_id
-        JOIN queues q ON q.id = m.queue_id
-      WHERE d.state = 'pending' AND d.due_at <= ? ${skip}
-      ORDER BY d.due_at LIMIT ?`;
+    const room = roomFor(claim);
     return this.write(() => {
-      const rows = this.stmt(sql).all(claim.now, ...skipListeners, claim.limit) as Row[];
       const lease = this.stmt('UPDATE deliveries SET due_at = ? WHERE rowid = ?');
-      const taken = rows.filter((row) => {
-        const left = room.get(row.l_id as string) ?? claim.perListener;
-        room.set(row.l_id as string, left - 1);
-        return left > 0;
-      });
-      for (const row of taken) lease.run(claim.leaseUntil, row.rowid);
+      const take = (rows: Row[]) => {
+        const taken = takeWithRoom(rows, room, claim.perListener);
+        for (const row of taken) lease.run(claim.leaseUntil, row.rowid);
+        return taken;
+      };
+      const head = this.stmt(`${CLAIM_SELECT} WHERE d.state = 'pending' AND d.due_at <= ? ORDER BY d.due_at LIMIT ?`).all(claim.now, claim.limit) as Row[];
+      const taken = take(head);
+      if (taken.length < head.length) {
+        const ofListener = this.stmt(`${CLAIM_SELECT} WHERE d.state = 'pending' AND d.listener_id = ? AND d.due_at <= ? ORDER BY d.due_at LIMIT ?`);
+        for (const listenerId of this.stmt(LISTENERS_WITH_PENDING).pluck().all() as string[]) {
+          const left = Math.min(room.get(listenerId) ?? claim.perListener, claim.limit - taken.length);
+          if (left > 0) taken.push(...take(ofListener.all(listenerId, claim.now, left) as Row[]));
+          if (taken.length >= claim.limit) break;
+        }
+      }
       return taken.map((row) => toJob(row, claim.leaseUntil));
     });
   }
