@@ -6,16 +6,19 @@ export interface Prober {
   send(method: 'GET', url: string, headers: Record<string, string>): Promise<SendResult>;
 }
 
-const PROBE_BATCH = 50;
+// Probes in flight at once: one slow liveness_url holds one slot, not the round.
+const MAX_PROBES_IN_FLIGHT = 64;
 
 /**
  * Probes listeners' `liveness_url` with GET every interval. Each listener's first probe falls
  * at a random point of the interval, so probes spread over it instead of coming in bursts.
- * A listener that revives wakes the delivery worker, since its held deliveries are due.
+ * Probes run side by side, each on its own; a tick claims only as many as there are free
+ * slots. A listener that revives wakes the delivery worker, since its held deliveries are due.
  */
 export class LivenessProber {
   private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> = Promise.resolve();
+  private claiming = false;
+  private readonly probes = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -32,27 +35,39 @@ export class LivenessProber {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => {
-      this.round = this.round.then(() => this.probeDue()).catch((err) => this.logger.error({ err }, 'liveness probing failed'));
-    }, this.tickMs);
+    this.timer ??= setInterval(() => void this.probeDue(), this.tickMs);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.round;
+    await Promise.allSettled([...this.probes]);
   }
 
-  async probeDue(): Promise<void> {
-    const now = this.now();
-    const due = await this.store.claimProbes(now, now + this.intervalMs, PROBE_BATCH);
-    await Promise.all(
-      due.map(async (target) => {
-        const result = await this.prober.send('GET', target.liveness_url, { 'user-agent': 'discue-liveness/1' });
-        const ok = result.status !== null && result.status >= 200 && result.status < 300;
-        const change = await this.store.recordProbe(target.id, ok, this.now());
-        if (change && change.from === 'dead' && change.to !== 'dead') this.onRevived();
-      }),
-    );
+  /** Starts the due probes there are slots for; resolves when they are claimed, not done. */
+  private async probeDue(): Promise<void> {
+    const room = MAX_PROBES_IN_FLIGHT - this.probes.size;
+    if (this.claiming || room <= 0) return;
+    this.claiming = true;
+    try {
+      const now = this.now();
+      for (const target of await this.store.claimProbes(now, now + this.intervalMs, room)) {
+        const probe = this.probe(target.id, target.liveness_url)
+          .catch((err) => this.logger.error({ err, listener: target.id }, 'liveness probe failed'))
+          .finally(() => this.probes.delete(probe));
+        this.probes.add(probe);
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'claiming liveness probes failed');
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  private async probe(listenerId: string, url: string): Promise<void> {
+    const result = await this.prober.send('GET', url, { 'user-agent': 'discue-liveness/1' });
+    const ok = result.status !== null && result.status >= 200 && result.status < 300;
+    const change = await this.store.recordProbe(listenerId, ok, this.now());
+    if (change && change.from === 'dead' && change.to !== 'dead') this.onRevived();
   }
 }
