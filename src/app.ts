@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
@@ -71,8 +72,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
 
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger,
-    // Per-request logs cost more than the request on the publish path; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new RequestLog(options.logger),
+    // Every log line of a request carries its id (`reqId`), unique across processes; the
+    // response carries it too (X-Request-Id), so a client's report finds the server's lines.
+    genReqId: () => randomUUID(),
     bodyLimit: bodyLimitFor(config.maxDataBytes),
     trustProxy: false,
     return503OnClosing: false,
@@ -102,6 +105,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
       draining: () => services.draining,
     }),
   );
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id);
+    done(null, payload);
+  });
   app.addHook('onSend', shapeResponse);
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url;
@@ -109,6 +116,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
     if (reply.statusCode < 300 && (request.method === 'POST' || request.method === 'PUT') && route !== undefined && PUBLISH_ROUTE.test(route)) {
       metrics.messagePublished();
     }
+    // While draining, a keep-alive connection whose last answer just went out would hold the
+    // shutdown open until it times out: close it (a connection with answers still to send is
+    // not idle, and is closed after its last one).
+    if (services.draining) app.server.closeIdleConnections();
     done();
   });
   app.setErrorHandler(errorHandler((err) => store.isUnavailable(err)));
@@ -122,6 +133,27 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; services:
   app.register(async (scope) => apiRoutes(scope, services), { prefix: API_PREFIX });
   app.register(async (scope) => opsRoutes(scope, services, metrics));
   return { app, services, metrics };
+}
+
+/**
+ * Per-request lines only at `debug` (one when a request completes: method, URL, status, time);
+ * at `info` they would cost more than the request on the publish path. Errors of requests are
+ * logged by the error handler, with the request's id, at any level. The URL is the only part
+ * of a request logged: never headers (api keys) or bodies (message data, listener secrets).
+ */
+class RequestLog extends LogController {
+  constructor(logger: FastifyBaseLogger) {
+    super({ disableRequestLogging: !['debug', 'trace'].includes(logger.level) });
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    const fields = { method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 100) / 100 };
+    if (error) reply.log.error({ ...fields, err: error }, 'request failed');
+    else reply.log.debug(fields, 'request completed');
+  }
 }
 
 /**

@@ -33,6 +33,8 @@ export interface Config {
   listenerConcurrency: number;
   pollIntervalMs: number;
   quotas: Quotas;
+  /** How long a stopping process waits for requests and deliveries in flight. */
+  shutdownTimeoutMs: number;
   logLevel: string;
 }
 
@@ -110,6 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
       max_api_keys: read(env, 'DISCUE_MAX_API_KEYS', 100, integer(0, 1e9), 'a whole number'),
       max_schedules: read(env, 'DISCUE_MAX_SCHEDULES', 100, integer(0, 1e9), 'a whole number'),
     },
+    shutdownTimeoutMs: read(env, 'DISCUE_SHUTDOWN_TIMEOUT', 10_000, duration, 'a duration such as 10s'),
     logLevel: read(env, 'DISCUE_LOG_LEVEL', 'info', (raw) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined), 'one of fatal, error, warn, info, debug, trace, silent'),
   };
 }
@@ -179,6 +182,7 @@ const SHOW: { [K in keyof Config]: (value: Config[K]) => Shown } = {
     ['DISCUE_MAX_API_KEYS', shown(v.max_api_keys)],
     ['DISCUE_MAX_SCHEDULES', shown(v.max_schedules)],
   ],
+  shutdownTimeoutMs: (v) => [['DISCUE_SHUTDOWN_TIMEOUT', formatDuration(v)]],
   logLevel: (v) => [['DISCUE_LOG_LEVEL', v]],
 };
 

@@ -1,133 +1,50 @@
-import { pino, type Logger } from 'pino';
-import { buildApp } from './app.js';
-import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
-import { startDelivery, type DeliveryService } from './delivery/service.js';
-import { ensureRootKey } from './root-key.js';
-import { openStore } from './store/open.js';
+import { clientsCreateCommand } from './cli/clients.js';
+import { CommandError, isHelp, parseInput, UsageError, type Command } from './cli/command.js';
+import { configCommand } from './cli/config.js';
+import { keysCreateCommand } from './cli/keys.js';
+import { migrateCommand } from './cli/migrate.js';
+import { serveCommand } from './cli/serve.js';
+import { workerCommand } from './cli/worker.js';
+import { ConfigError } from './config.js';
+
+// The command line: `discue <command> [options]`, one file per command in ./cli.
+const COMMANDS: readonly Command[] = [serveCommand, workerCommand, configCommand, migrateCommand, clientsCreateCommand, keysCreateCommand];
+
+const HELP = { synopsis: 'help [<command>]', summary: "show this text, or a command's usage" };
+
+function commandList(commands: readonly { synopsis: string; summary: string }[], drop = ''): string {
+  const width = Math.max(...commands.map((c) => c.synopsis.length - drop.length));
+  return commands.map((c) => `  ${c.synopsis.slice(drop.length).padEnd(width)}   ${c.summary}`).join('\n');
+}
 
 const USAGE = `Usage: discue <command> [options]
 
 Commands:
-  serve     serve the API (PORT, default 3000) and deliver messages
-  worker    deliver messages and probe listeners, without the API
-  config    print the effective configuration, secrets masked
-  help      show this text
+${commandList([...COMMANDS, HELP])}
 
 Run \`discue <command> --help\` for a command's options. Configuration is read from
 environment variables; see the README.`;
 
-// Background chores of the API process and how often they run.
-const KEY_USE_FLUSH_MS = 10_000;
-const EVENT_PURGE_MS = 60_000;
-const EVENT_RETENTION_MS = 25 * 3_600_000;
+/** The usage of a group of commands (`discue clients`): its subcommands. */
+function groupUsage(group: string): string {
+  const members = COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+  return `Usage: discue ${group} <command> [options]
 
-/** Runs `stop` once on SIGINT or SIGTERM, then exits. */
-function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  const handle = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    stop()
-      .then(() => process.exit(0))
-      .catch((err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.once('SIGINT', handle);
-  process.once('SIGTERM', handle);
+Commands:
+${commandList(members, `${group} `)}
+
+Run \`discue ${group} <command> --help\` for a command's options.`;
 }
 
-async function serve(config: Config, withWorker: boolean): Promise<void> {
-  const logger = pino({ level: config.logLevel });
-  const store = await openStore(config);
-  const generated = await ensureRootKey(store, config.rootApiKey, Date.now());
-  let delivery: DeliveryService | undefined;
-  const { app, services, metrics } = buildApp({
-    config,
-    store,
-    logger,
-    onPublished: () => delivery?.worker.wake(),
-    onScheduled: () => delivery?.scheduler.wake(),
-  });
-  const address = await app.listen({ port: config.port, host: config.host });
-  if (withWorker) {
-    delivery = await startDelivery(store, config, logger);
-    delivery.worker.onOutcome = metrics.observeDelivery;
-  }
-  // One write, so whoever reads the banner sees the key together with the URL.
-  const rootKeyNote = generated
-    ? `\nThe root api key (shown this once; only its hash is kept, set DISCUE_ROOT_API_KEY to choose your own):\n\n  ${generated}\n\n`
-    : '';
-  process.stdout.write(`discue is serving the API at ${config.publicUrl ?? address.replace('0.0.0.0', 'localhost')}\n${rootKeyNote}`);
-
-  const chores = [
-    setInterval(() => void services.keys.flushLastUsed().catch((err) => logger.error({ err }, 'recording key use failed')), KEY_USE_FLUSH_MS),
-    setInterval(() => void store.purgeEventsBefore(Date.now() - EVENT_RETENTION_MS, 10_000).catch((err) => logger.error({ err }, 'purging events failed')), EVENT_PURGE_MS),
-  ];
-  onShutdown(logger, async () => {
-    chores.forEach(clearInterval);
-    await app.close();
-    await delivery?.stop();
-    await services.keys.flushLastUsed();
-    await store.close();
-  });
+/** The command (or group of commands) the first words of the command line name, and how many words that took. */
+function lookup(words: readonly string[]): { command?: Command; group?: string; used: number } {
+  const [first, second] = words;
+  const command = COMMANDS.find((c) => c.name === first);
+  if (command) return { command, used: 1 };
+  if (!COMMANDS.some((c) => c.name.startsWith(`${first} `))) return { used: 0 };
+  const sub = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  return sub ? { command: sub, used: 2 } : { group: first, used: 1 };
 }
-
-async function work(config: Config): Promise<void> {
-  const logger = pino({ level: config.logLevel });
-  const store = await openStore(config);
-  const delivery = await startDelivery(store, config, logger);
-  process.stdout.write('discue worker is delivering messages\n');
-  onShutdown(logger, async () => {
-    await delivery.stop();
-    await store.close();
-  });
-}
-
-interface Command {
-  usage: string;
-  /** The options it takes, besides `--help`. */
-  flags: readonly string[];
-  run: (flags: ReadonlySet<string>) => Promise<void>;
-}
-
-const HELP_FLAG = '  -h, --help    show this text';
-
-const COMMANDS: Record<string, Command> = {
-  serve: {
-    usage: `Usage: discue serve [--no-worker]
-
-Serves the API on HOST:PORT (default 0.0.0.0:3000) and, in the same process, delivers
-messages, probes listeners and fires schedules.
-
-Options:
-  --no-worker   serve the API only; run \`discue worker\` on the same store to deliver
-${HELP_FLAG}`,
-    flags: ['--no-worker'],
-    run: (flags) => serve(loadConfig(), !flags.has('--no-worker')),
-  },
-  worker: {
-    usage: `Usage: discue worker
-
-Delivers messages, probes listeners and fires schedules without serving the API, beside
-\`discue serve --no-worker\` on the same store (DISCUE_DATA_DIR or DISCUE_DATABASE_URL).
-
-Options:
-${HELP_FLAG}`,
-    flags: [],
-    run: () => work(loadConfig()),
-  },
-  config: {
-    usage: `Usage: discue config
-
-Prints the configuration \`discue serve\` would use, read from the environment, as
-VARIABLE=value lines: secrets masked, defaults marked. A bad value exits 1 naming it.
-
-Options:
-${HELP_FLAG}`,
-    flags: [],
-    run: async () => void process.stdout.write(`${describeConfig(loadConfig())}\n`),
-  },
-};
 
 /** Says what is wrong with the command line, shows the usage, and exits 2. */
 function usageError(problem: string, usage: string): never {
@@ -135,29 +52,33 @@ function usageError(problem: string, usage: string): never {
   process.exit(2);
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [name = 'help', ...args] = argv;
-  if (name === 'help' || name === '--help' || name === '-h') {
-    const topic = args[0] !== undefined && Object.hasOwn(COMMANDS, args[0]) ? COMMANDS[args[0]] : undefined;
-    process.stdout.write(`${topic?.usage ?? USAGE}\n`);
+async function main(argv: readonly string[]): Promise<void> {
+  const [first = 'help'] = argv;
+  if (first === 'help' || isHelp(first)) {
+    const topic = lookup(argv.slice(1));
+    process.stdout.write(`${topic.command?.usage ?? (topic.group ? groupUsage(topic.group) : USAGE)}\n`);
     return;
   }
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!command) return usageError(`unknown command "${argv.join(' ')}"`, USAGE);
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${command.usage}\n`);
-    return;
+  const { command, group, used } = lookup(argv);
+  const rest = argv.slice(used);
+  if (group !== undefined) {
+    const [sub] = rest;
+    if (sub !== undefined && isHelp(sub)) return void process.stdout.write(`${groupUsage(group)}\n`);
+    if (sub === undefined) return usageError(`missing the command for discue ${group}`, groupUsage(group));
+    return usageError(`unknown command "${group} ${sub}"`, groupUsage(group));
   }
-  const unknown = args.find((arg) => !command.flags.includes(arg));
-  if (unknown !== undefined) {
-    const what = unknown.startsWith('-') ? 'unknown option' : 'unexpected argument';
-    return usageError(`${what} "${unknown}" for discue ${name}`, command.usage);
+  if (!command) return usageError(`unknown command "${first}"`, USAGE);
+  if (rest.some(isHelp)) return void process.stdout.write(`${command.usage}\n`);
+  try {
+    await command.run(parseInput(command, rest));
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message, command.usage);
+    throw err;
   }
-  return command.run(new Set(args));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof CommandError) {
     process.stderr.write(`discue: ${err.message}\n`);
   } else {
     process.stderr.write(`discue: ${(err as Error).stack ?? String(err)}\n`);

@@ -1,7 +1,7 @@
 import { fullScopes } from './domain/scopes.js';
-import { newApiKey, newKeySecret } from './http/keys.js';
 import { NotFoundError } from './store/errors.js';
 import type { ApiKey, Store } from './store/types.js';
+import { newApiKey, newKeySecret } from './tenancy.js';
 
 // Fixed ids: the key from the environment is replaced when the variable changes; the
 // generated one is made once.

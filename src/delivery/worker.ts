@@ -36,6 +36,7 @@ export class DeliveryWorker {
   private readonly perListener = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
   private readonly sleeper = new WakeableSleep();
+  private lastClaimAt = 0;
   private pending: DeliveryOutcome[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private flushQueued = false;
@@ -54,6 +55,11 @@ export class DeliveryWorker {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+  }
+
+  /** Deliveries being sent now. */
+  get inFlightCount(): number {
+    return this.inFlight;
   }
 
   /** New or newly due work: look at the store now instead of at the next poll. */
@@ -91,6 +97,7 @@ export class DeliveryWorker {
 
   private async claim(limit: number): Promise<number> {
     const now = this.now();
+    this.lastClaimAt = now;
     const jobs = await this.store.claimDeliveries({
       now,
       leaseUntil: now + this.leaseMs,
@@ -108,10 +115,12 @@ export class DeliveryWorker {
    * belongs to listeners without room: only a wake helps there.
    */
   private async sleep(maxMs = this.settings.pollIntervalMs): Promise<void> {
-    const now = this.now();
     // A store that fails now is retried at the next poll; the loop must outlive it.
     const nextDue = await this.store.nextDueAt().catch(() => undefined);
-    await this.sleeper.sleep(nextDue !== undefined && nextDue <= now ? maxMs : untilDue(nextDue, now, maxMs));
+    // Due already when the last claim looked, yet not claimed: its listener has no room.
+    // Due since then (a delayed message whose time came during the claim): claim it now.
+    const blocked = nextDue !== undefined && nextDue <= this.lastClaimAt;
+    await this.sleeper.sleep(blocked ? maxMs : untilDue(nextDue, this.now(), maxMs));
   }
 
   private dispatch(job: DeliveryJob): void {
@@ -120,6 +129,8 @@ export class DeliveryWorker {
     this.perListener.set(listenerId, (this.perListener.get(listenerId) ?? 0) + 1);
     const send = this.attempt(job)
       .then((outcome) => {
+        // Ids and the outcome only: never the data or the listener's secret.
+        this.logger.debug({ message: outcome.messageId, listener: listenerId, outcome: outcome.kind, status: outcome.status, error: outcome.error ?? undefined }, 'delivery attempt');
         const recorded = this.record(outcome);
         this.onOutcome(outcome, job);
         return recorded;

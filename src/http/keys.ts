@@ -1,35 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { newId } from '../domain/ids.js';
-import type { Scope } from '../domain/scopes.js';
+import { timingSafeEqual } from 'node:crypto';
 import type { ApiClient, ApiKey, Store } from '../store/types.js';
-
-/** A new api key secret: 256 random bits, URL-safe. */
-export function newKeySecret(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-// Secrets carry 256 random bits, so one round of SHA-256 is as strong as a slow hash here and
-// keeps authentication off the CPU's critical path.
-export function hashKey(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
-
-/** A new key row for a secret: only its hash and first 3 characters are kept. */
-export function newApiKey(fields: { clientId: string; name: string; secret: string; scopes: Scope[]; status?: ApiKey['status']; id?: string }, at: number): ApiKey {
-  return {
-    id: fields.id ?? newId(),
-    client_id: fields.clientId,
-    name: fields.name,
-    key_prefix: fields.secret.slice(0, 3),
-    key_hash: hashKey(fields.secret),
-    status: fields.status ?? 'enabled',
-    scopes: fields.scopes,
-    created_at: at,
-    updated_at: at,
-    last_used_at: null,
-    revision: 1,
-  };
-}
+import { hashKey } from '../tenancy.js';
 
 export interface Principal {
   key: ApiKey;

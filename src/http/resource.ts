@@ -1,16 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { newId } from '../domain/ids.js';
-import type { EventType, Ref, UsageEvent } from '../store/types.js';
 import { HttpError } from './errors.js';
 import type { Links } from './links.js';
-
-type Refs = Partial<Record<'api_key' | 'queue' | 'listener' | 'message' | 'schedule', Ref>>;
-
-export function usageEvent(type: EventType, clientId: string, at: number, refs: Refs): UsageEvent {
-  return { id: newId(), client_id: clientId, type, stored_at: at, ...refs };
-}
-
-export const ref = (row: { id: string; name: string | null }): Ref => ({ id: row.id, name: row.name });
 
 export function etagOf(revision: number): string {
   return `"r${revision}"`;

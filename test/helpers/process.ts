@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+// The `discue` command as installed (package.json "bin"), which runs src/main.ts.
+const DISCUE = fileURLToPath(new URL('../../bin/discue.js', import.meta.url));
 
 /** The environment of a child discue: ours, without the test runner's marker (which would
  * make the child report to the runner instead of printing). */
@@ -16,6 +17,8 @@ export interface ServerProcess {
   url: string;
   /** Everything the process printed to stdout so far. */
   output: () => string;
+  /** Everything the process printed to stderr so far. */
+  errors: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -27,7 +30,7 @@ export const WORKING = /discue worker is delivering messages/;
  * URL it serves at, which becomes `url`).
  */
 export async function startProcess(env: Record<string, string>, args = ['serve'], ready: RegExp = SERVING): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const child = spawn(process.execPath, [DISCUE, ...args], {
     env: childEnv({ HOST: '127.0.0.1', PORT: '0', DISCUE_LOG_LEVEL: 'warn', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,7 +54,7 @@ export async function startProcess(env: Record<string, string>, args = ['serve']
       child.once('exit', (code) => reject(new Error(`discue ${args.join(' ')} exited with ${code}: ${stderr}`)));
       child.once('error', reject);
     });
-    return { child, url, output: () => stdout, stop };
+    return { child, url, output: () => stdout, errors: () => stderr, stop };
   } catch (err) {
     await stop('SIGKILL');
     throw err;
@@ -60,7 +63,7 @@ export async function startProcess(env: Record<string, string>, args = ['serve']
 
 /** Runs `discue <args>` to completion. */
 export async function runCommand(env: Record<string, string>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DISCUE, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));

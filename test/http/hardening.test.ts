@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureRootKey } from '../../src/root-key.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
-import { hashKey } from '../../src/http/keys.js';
+import { hashKey } from '../../src/tenancy.js';
 import { ROOT_KEY, seedTenant, startServer, type Tenant, type TestServer } from '../helpers/server.js';
 
 /** A raw request, for paths fetch would normalise. */

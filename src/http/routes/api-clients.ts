@@ -1,12 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { newId } from '../../domain/ids.js';
-import { fullScopes } from '../../domain/scopes.js';
 import type { ApiClient, ClientPatch } from '../../store/types.js';
+import { createApiClient } from '../../tenancy.js';
 import { HttpError } from '../errors.js';
-import { newApiKey, newKeySecret } from '../keys.js';
 import { linker } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
-import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
+import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 
@@ -71,25 +69,13 @@ export function apiClientRoutes(app: FastifyInstance, services: Services): void 
     schema: { summary: 'Create an api client (root key; PUT creates too)', tags: ['api clients'], body: { ...clientBody, required: ['name'] } },
     handler: async (request, reply) => {
       requireRoot(request);
-      const at = services.now();
-      const client: ApiClient = {
-        id: newId(),
-        name: request.body.name!,
-        is_root: false,
-        status: request.body.status ?? 'active',
-        quotas: request.body.quotas ?? {},
-        created_at: at,
-        updated_at: at,
-        revision: 1,
-      };
-      const secret = newKeySecret();
-      const firstKey = newApiKey({ clientId: client.id, name: 'initial key', secret, scopes: fullScopes() }, at);
-      await store.createClient(client, firstKey, usageEvent('api_key_added', client.id, at, { api_key: ref(firstKey) }));
+      const { name, status, quotas } = request.body;
+      const { client, key, secret } = await createApiClient(store, { name: name!, status, quotas }, services.now());
       const link = linker(request, services.config.publicUrl);
       return reply.send({
         api_client: clientView(client, services),
         api_key: secret,
-        _links: { self: link(`/api_clients/${client.id}`), api_key: link(`/api_keys/${firstKey.id}`) },
+        _links: { self: link(`/api_clients/${client.id}`), api_key: link(`/api_keys/${key.id}`) },
       });
     },
   });

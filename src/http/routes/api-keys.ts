@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { ref, usageEvent } from '../../domain/events.js';
 import { defaultScopes, isProtected, RESOURCES, type Scope } from '../../domain/scopes.js';
 import type { ApiKey, KeyPatch } from '../../store/types.js';
+import { createApiKey } from '../../tenancy.js';
 import { HttpError } from '../errors.js';
-import { newApiKey, newKeySecret } from '../keys.js';
 import { linker } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
-import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
+import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 
@@ -78,11 +79,7 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
       const { client } = request.principal;
       const scopes = request.body.scopes ?? defaultScopes();
       refuseProtectedGrants(scopes, []);
-      const at = services.now();
-      const secret = newKeySecret();
-      const key = newApiKey({ clientId: client.id, name: request.body.name!, secret, scopes, status: request.body.status }, at);
-      const maxKeys = client.quotas.max_api_keys ?? services.config.quotas.max_api_keys;
-      await store.createKey(key, usageEvent('api_key_added', client.id, at, { api_key: ref(key) }), maxKeys);
+      const { key, secret } = await createApiKey(store, client, { name: request.body.name!, scopes, status: request.body.status }, services.config.quotas, services.now());
       return reply.send({ api_key: secret, id: key.id, _links: { self: keyLink(request, key.id) } });
     },
   });

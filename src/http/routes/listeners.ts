@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ref, usageEvent } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
 import { checkTargetUrl, MAX_TARGET_URL_LENGTH } from '../../domain/target-url.js';
 import type { Listener, ListenerPatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
 import { linker, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
-import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
+import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { deliveryTime } from '../../domain/delivery-time.js';
+import { ref, usageEvent } from '../../domain/events.js';
 import { dataProblem, newMessage } from '../../domain/messages.js';
 import { canonicalJson } from '../../domain/schema.js';
 import { DuplicateError } from '../../store/errors.js';
@@ -8,7 +9,7 @@ import type { IdempotentPublish, Message } from '../../store/types.js';
 import { HttpError } from '../errors.js';
 import { linker, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
-import { expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
+import { expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';

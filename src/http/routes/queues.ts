@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ref, usageEvent } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
 import { compileSchema, schemaId } from '../../domain/schema.js';
 import type { Queue, QueuePatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
 import { linker, namedLinks, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
-import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
+import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 

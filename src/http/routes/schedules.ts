@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseCron } from '../../domain/cron.js';
+import { ref, usageEvent } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
 import { dataProblem } from '../../domain/messages.js';
 import type { Queue, Schedule, SchedulePatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
 import { linker, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
-import { dropUndefined, expectedRevision, found, ref, sendOne, usageEvent } from '../resource.js';
+import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';
