@@ -4,7 +4,7 @@ import { newId } from '../domain/ids.js';
 import type { DeliveryJob, DeliveryOutcome, Store } from '../store/types.js';
 import type { SendResult } from './sender.js';
 import { signatureHeader } from './signature.js';
-import { untilDue, WakeableSleep } from '../wakeable.js';
+import { untilDue, WakeableLoop } from '../wakeable.js';
 
 export interface DeliverySettings {
   retrySchedule: readonly number[];
@@ -29,13 +29,10 @@ const USER_AGENT = 'discue-webhooks/1';
  * again when the lease ends, so a worker that dies mid-send loses nothing), sends them, and
  * records the outcomes in batches. It sleeps until the earliest due delivery or a `wake`.
  */
-export class DeliveryWorker {
-  private running = false;
-  private loopDone: Promise<void> = Promise.resolve();
+export class DeliveryWorker extends WakeableLoop {
   private inFlight = 0;
   private readonly perListener = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
-  private readonly sleeper = new WakeableSleep();
   private lastClaimAt = 0;
   private pending: DeliveryOutcome[] = [];
   private flushing: Promise<void> = Promise.resolve();
@@ -49,12 +46,8 @@ export class DeliveryWorker {
     private readonly settings: DeliverySettings,
     private readonly logger: FastifyBaseLogger,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loopDone = this.loop();
+  ) {
+    super(settings.pollIntervalMs);
   }
 
   /** Deliveries being sent now. */
@@ -62,16 +55,9 @@ export class DeliveryWorker {
     return this.inFlight;
   }
 
-  /** New or newly due work: look at the store now instead of at the next poll. */
-  wake(): void {
-    this.sleeper.wake();
-  }
-
   /** Stops claiming, lets sends in flight finish, and writes their outcomes. */
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake();
-    await this.loopDone;
+  override async stop(): Promise<void> {
+    await super.stop();
     await Promise.allSettled([...this.sends]);
     await this.flush();
   }
@@ -81,18 +67,15 @@ export class DeliveryWorker {
     return 2 * this.settings.deliveryTimeoutMs + 5_000;
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
-      try {
-        const room = this.settings.deliveryConcurrency - this.inFlight;
-        const claimed = room > 0 ? await this.claim(Math.min(room, CLAIM_BATCH)) : 0;
-        if (claimed === 0 || this.inFlight >= this.settings.deliveryConcurrency) await this.sleep();
-        else await this.sleeper.sleep(0);
-      } catch (err) {
-        this.logger.error({ err }, 'claiming deliveries failed');
-        await this.sleep(this.settings.pollIntervalMs);
-      }
-    }
+  protected async turn(): Promise<void> {
+    const room = this.settings.deliveryConcurrency - this.inFlight;
+    const claimed = room > 0 ? await this.claim(Math.min(room, CLAIM_BATCH)) : 0;
+    if (claimed === 0 || this.inFlight >= this.settings.deliveryConcurrency) await this.sleep();
+    else await this.sleeper.sleep(0);
+  }
+
+  protected onError(err: unknown): void {
+    this.logger.error({ err }, 'claiming deliveries failed');
   }
 
   private async claim(limit: number): Promise<number> {

@@ -4,7 +4,7 @@ import { newId } from '../domain/ids.js';
 import { dataProblem, newMessage } from '../domain/messages.js';
 import type { SchemaCache } from '../domain/schema-cache.js';
 import type { Queue, Schedule, Store, Tick, UsageEvent } from '../store/types.js';
-import { untilDue, WakeableSleep } from '../wakeable.js';
+import { untilDue, WakeableLoop } from '../wakeable.js';
 
 const TICK_BATCH = 100;
 
@@ -19,10 +19,7 @@ export interface SchedulerSettings {
  * so any number of schedulers on one store fire each tick exactly once. After downtime only
  * the latest missed tick fires: the next one is computed from now, not from the missed one.
  */
-export class Scheduler {
-  private running = false;
-  private loopDone: Promise<void> = Promise.resolve();
-  private readonly sleeper = new WakeableSleep();
+export class Scheduler extends WakeableLoop {
 
   constructor(
     private readonly store: Store,
@@ -31,22 +28,8 @@ export class Scheduler {
     private readonly onFired: () => void,
     private readonly logger: FastifyBaseLogger,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loopDone = this.loop();
-  }
-
-  wake(): void {
-    this.sleeper.wake();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake();
-    await this.loopDone;
+  ) {
+    super(settings.pollIntervalMs);
   }
 
   /** Fires every due tick; returns how many this scheduler fired. */
@@ -73,20 +56,13 @@ export class Scheduler {
     return { ...base, outcome: { message, event: event('message_added', { message: { id: message.id, name: message.name } }) } };
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.fireDue();
-        await this.sleep();
-      } catch (err) {
-        this.logger.error({ err }, 'firing schedules failed');
-        await this.sleeper.sleep(this.settings.pollIntervalMs);
-      }
-    }
+  protected async turn(): Promise<void> {
+    await this.fireDue();
+    const nextTick = await this.store.nextTickAt();
+    await this.sleeper.sleep(untilDue(nextTick, this.now(), this.settings.pollIntervalMs));
   }
 
-  private async sleep(): Promise<void> {
-    const nextTick = await this.store.nextTickAt().catch(() => undefined);
-    await this.sleeper.sleep(untilDue(nextTick, this.now(), this.settings.pollIntervalMs));
+  protected onError(err: unknown): void {
+    this.logger.error({ err }, 'firing schedules failed');
   }
 }

@@ -20,14 +20,14 @@ const IN_FLIGHT = 32;
 const KILL_AFTER_DELIVERIES = 500;
 const PATHS = ['/a', '/b'] as const;
 
-function discueEnv(databaseUrl: string): Record<string, string> {
+function discueEnv(databaseUrl: string, deliveryTimeout: string): Record<string, string> {
   return {
     DISCUE_DATABASE_URL: databaseUrl,
     DISCUE_ROOT_API_KEY: ROOT,
     DISCUE_ALLOW_PRIVATE_TARGETS: 'true',
     DISCUE_RATE_LIMIT_PER_MINUTE: '0',
     DISCUE_LIVENESS_INTERVAL: '1h',
-    DISCUE_DELIVERY_TIMEOUT: '2s',
+    DISCUE_DELIVERY_TIMEOUT: deliveryTimeout,
     DISCUE_RETRY_SCHEDULE: '100ms,200ms,400ms,800ms,1s,1s,1s,1s',
     DISCUE_POLL_INTERVAL: '1s',
     DISCUE_LOG_LEVEL: 'warn',
@@ -322,17 +322,16 @@ describe('scale-out: 2 API + 2 worker processes on one PostgreSQL', () => {
   });
 
   /**
-   * Starts the four processes on a fresh database; every one started is tracked. API #1 starts
-   * first: two `serve` processes starting at the same moment can collide restoring the root key
-   * (ensureRootKey -> upsertKey is DELETE + INSERT, so the second INSERT fails with 23505 on
-   * api_keys_pkey and that process exits) — a startup race outside what these tests measure.
+   * Starts the four processes on a fresh database, all at once (migrations run once under
+   * PostgreSQL's advisory lock; the root key is an upsert); every one started is tracked. The
+   * delivery timeout is long where no worker dies: an answer slowed past it by a loaded machine
+   * is retried, which would count as a duplicate here.
    */
-  async function topology(database: string): Promise<{ apis: ServerProcess[]; workers: ServerProcess[]; logged: () => string; explain: () => Promise<string> }> {
-    const env = discueEnv(await postgres.database(database));
+  async function topology(database: string, deliveryTimeout: string): Promise<{ apis: ServerProcess[]; workers: ServerProcess[]; logged: () => string; explain: () => Promise<string> }> {
+    const env = discueEnv(await postgres.database(database), deliveryTimeout);
     const track = <T extends ServerProcess>(p: T) => (processes.push(p), p);
-    const first = await startProcess(env, ['serve', '--no-worker']).then(track);
     const started = await Promise.allSettled([
-      Promise.resolve(first),
+      startProcess(env, ['serve', '--no-worker']).then(track),
       startProcess(env, ['serve', '--no-worker']).then(track),
       startWorker(env).then(track),
       startWorker(env).then(track),
@@ -350,7 +349,7 @@ describe('scale-out: 2 API + 2 worker processes on one PostgreSQL', () => {
     const deadline = started + 36_000;
     const recorder = await Recorder.start();
     recorders.push(recorder);
-    const { apis, workers, logged, explain } = await topology('scale_out');
+    const { apis, workers, logged, explain } = await topology('scale_out', '10s');
     const upAt = Date.now();
     t.diagnostic(`4 processes up in ${upAt - started} ms`);
     const tn = await tenant(apis[0]!.url, 'scale.example.com', recorder);
@@ -396,7 +395,7 @@ describe('scale-out: 2 API + 2 worker processes on one PostgreSQL', () => {
     const deadline = started + 46_000;
     const recorder = await Recorder.start();
     recorders.push(recorder);
-    const { apis, workers, logged, explain } = await topology('scale_out_crash');
+    const { apis, workers, logged, explain } = await topology('scale_out_crash', '2s');
     t.diagnostic(`4 processes up in ${Date.now() - started} ms`);
     const tn = await tenant(apis[0]!.url, 'scale-crash.example.com', recorder);
     const [victim, survivor] = workers as [ServerProcess, ServerProcess];
