@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 
 interface Job {
   work: () => unknown;
+  durable: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -11,15 +12,20 @@ interface Job {
  * in one SQLite transaction, so one fsync (synchronous=FULL) serves them all. Each runs in a
  * savepoint of its own, so one that fails rolls back alone and only its caller sees the error;
  * every caller learns of its outcome only after the commit, so a resolved write is on disk.
+ *
+ * A batch of only `durable: false` writes (delivery bookkeeping: claims, outcomes, probes)
+ * commits without fsync (synchronous=NORMAL): a crash may lose it, which at worst sends a
+ * message again, and the next durable commit's fsync writes it to disk anyway.
  */
 export class GroupCommit {
   private pending: Job[] = [];
+  private synchronous: 'FULL' | 'NORMAL' = 'FULL';
 
   constructor(private readonly db: Database.Database) {}
 
-  run<T>(work: () => T): Promise<T> {
+  run<T>(work: () => T, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ work, durable, resolve: resolve as (value: unknown) => void, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -28,6 +34,7 @@ export class GroupCommit {
     const batch = this.pending;
     this.pending = [];
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    this.setSynchronous(batch.some((job) => job.durable) ? 'FULL' : 'NORMAL');
     try {
       this.db
         .transaction(() => {
@@ -51,5 +58,11 @@ export class GroupCommit {
       if (outcome.ok) job.resolve(outcome.value);
       else job.reject(outcome.err);
     });
+  }
+
+  private setSynchronous(level: 'FULL' | 'NORMAL'): void {
+    if (level === this.synchronous) return;
+    this.db.pragma(`synchronous = ${level}`);
+    this.synchronous = level;
   }
 }

@@ -94,6 +94,11 @@ export class SqliteStore implements Store {
     return this.commits.run(work);
   }
 
+  /** A write that a crash may lose without losing a message: delivery bookkeeping. */
+  private writeRelaxed<T>(work: () => T): Promise<T> {
+    return this.commits.run(work, false);
+  }
+
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
     if (!s) {
@@ -460,7 +465,7 @@ export class SqliteStore implements Store {
    */
   async claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]> {
     const room = roomFor(claim);
-    return this.write(() => {
+    return this.writeRelaxed(() => {
       const lease = this.stmt('UPDATE deliveries SET due_at = ? WHERE rowid = ?');
       const take = (rows: Row[]) => {
         const taken = takeWithRoom(rows, room, claim.perListener);
@@ -497,7 +502,7 @@ export class SqliteStore implements Store {
       acknowledged: this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + 1 WHERE id = ?'),
       missed: this.stmt('UPDATE listeners SET missed_count = missed_count + 1 WHERE id = ?'),
     };
-    await this.write(() => {
+    await this.writeRelaxed(() => {
       for (const o of outcomes) {
         if (o.kind === 'retry') {
           retry.run(o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId, o.lease);
@@ -556,7 +561,7 @@ export class SqliteStore implements Store {
   }
 
   async claimProbes(now: number, nextProbeAt: number, limit: number): Promise<ProbeTarget[]> {
-    return this.write(() => {
+    return this.writeRelaxed(() => {
       const due = this.stmt('SELECT id, liveness_url FROM listeners WHERE next_probe_at <= ? ORDER BY next_probe_at LIMIT ?').all(now, limit) as ProbeTarget[];
       const push = this.stmt('UPDATE listeners SET next_probe_at = ? WHERE id = ?');
       for (const target of due) push.run(nextProbeAt, target.id);
@@ -565,7 +570,7 @@ export class SqliteStore implements Store {
   }
 
   async recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined> {
-    return this.write(() => {
+    return this.writeRelaxed(() => {
       const row = this.stmt('SELECT liveness_state, liveness_streak FROM listeners WHERE id = ?').get(listenerId) as Row | undefined;
       if (!row) return undefined;
       const from = row.liveness_state as LivenessState;
