@@ -176,6 +176,8 @@ export interface OpenLoopOptions {
   connections?: number;
   /** Beyond this many unanswered requests, sends are skipped (counted) instead of queued. */
   maxInFlight?: number;
+  /** Stops sending early when aborted. */
+  signal?: AbortSignal;
 }
 
 export interface OpenLoopResult extends LoadResult {
@@ -231,7 +233,7 @@ export async function openLoop(target: HttpTarget, options: OpenLoopOptions): Pr
         else fire(issued);
         issued++;
       }
-      if (issued >= total) {
+      if (issued >= total || options.signal?.aborted) {
         clearInterval(timer);
         resolve();
       }

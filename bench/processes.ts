@@ -5,8 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -14,8 +16,10 @@ export const HOST = '127.0.0.1';
 
 const live = new Set<ChildProcess>();
 const cleanups = new Set<() => void>();
+const tempDirs = new Set<string>();
 
-/** Kills every child still running, at once (also called from the process' `exit` handler). */
+/** Kills every child still running, at once, then removes the temporary directories left (also
+ * called from the process' `exit` handler). */
 export function killAll(): void {
   for (const cleanup of cleanups) {
     try {
@@ -27,6 +31,23 @@ export function killAll(): void {
   for (const child of live) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+  for (const dir of tempDirs) removeTempDir(dir);
+}
+
+/** A new directory under the system's temporary one, removed at exit at the latest. */
+export function makeTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // best effort
+  }
+  tempDirs.delete(dir);
 }
 
 /** Something to undo at exit that is not a child of ours (e.g. a server a library spawned). */
@@ -93,11 +114,13 @@ export interface SpawnOptions {
   /** Open an IPC channel (our own TypeScript children). */
   ipc?: boolean;
   cwd?: string;
+  /** Inherited variables to leave out. */
+  drop?: (name: string) => boolean;
 }
 
-function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+function childEnv(env: Record<string, string> = {}, drop: (name: string) => boolean = () => false): NodeJS.ProcessEnv {
   const { NODE_TEST_CONTEXT: _, NODE_OPTIONS: __, ...inherited } = process.env;
-  return { ...inherited, ...env };
+  return { ...Object.fromEntries(Object.entries(inherited).filter(([k]) => !drop(k))), ...env };
 }
 
 /** Runs `command args` and waits until its stdout matches `ready`. */
@@ -105,7 +128,7 @@ export async function spawnChild(name: string, command: string, args: string[], 
   const ready = options.ready ?? /BENCH-READY (\S+)/;
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
-    env: childEnv(options.env),
+    env: childEnv(options.env, options.drop),
     stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
