@@ -25,6 +25,18 @@ export interface Context {
 
 export const WARMUP_MS = 500;
 
+/** Runs a part of a scenario; a failure is noted in `errors` and logged, and the rest goes on. */
+export function attempter(ctx: Context, errors: string[]) {
+  return async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(`${what}: ${(err as Error).message}`);
+      ctx.log(`  ${what} failed: ${(err as Error).message}`);
+    }
+  };
+}
+
 let runs = 0;
 /** A tag no earlier run used: late deliveries of an earlier run are not counted in this one. */
 export const runTag = (name: string) => `${name}-${++runs}`;

@@ -7,7 +7,7 @@ import { Discue } from '../discue.js';
 import { startBullmq } from '../peers/bullmq.js';
 import { startPgBoss } from '../peers/pgboss.js';
 import type { PublishSystem } from '../peers/system.js';
-import { describeE2e, endToEnd, type Context, type E2eResult } from './context.js';
+import { attempter, describeE2e, endToEnd, type Context, type E2eResult } from './context.js';
 
 export const PEER_RATE = 1_000;
 
@@ -27,14 +27,7 @@ export async function e2eScenario(ctx: Context): Promise<E2eResults> {
   const rates = ctx.quick ? [500, PEER_RATE, 2_000] : [500, PEER_RATE, 2_000, 5_000];
   const results: E2eResults = { durationMs, rates, discue: [], ceiling: [], errors: [] };
   const notify = `${ctx.listener.url}/notify`;
-  const attempt = async (what: string, fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (err) {
-      results.errors.push(`${what}: ${(err as Error).message}`);
-      ctx.log(`  ${what} failed: ${(err as Error).message}`);
-    }
-  };
+  const attempt = attempter(ctx, results.errors);
 
   // One discue for the sweep (warmed up once): each rate's messages are all delivered before the next rate starts.
   await attempt('discue', async () => {

@@ -7,7 +7,7 @@ import { Discue } from '../discue.js';
 import { closedLoop, makeData, now, publishBody, type HttpTarget, type LoadResult } from '../load.js';
 import { startBullmq } from '../peers/bullmq.js';
 import { startPgBoss } from '../peers/pgboss.js';
-import { runTag, type Context } from './context.js';
+import { attempter, runTag, type Context } from './context.js';
 
 export const CONNECTIONS = 64;
 
@@ -80,14 +80,7 @@ async function discuePair(ctx: Context): Promise<PublishPair> {
 
 export async function publishScenario(ctx: Context): Promise<PublishResults> {
   const results: PublishResults = { connections: CONNECTIONS, durationMs: ctx.quick ? 5_000 : 20_000, discue: {}, errors: [] };
-  const attempt = async (what: string, fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (err) {
-      results.errors.push(`${what}: ${(err as Error).message}`);
-      ctx.log(`  ${what} failed: ${(err as Error).message}`);
-    }
-  };
+  const attempt = attempter(ctx, results.errors);
   await attempt('discue', async () => void (results.discue = await discuePair(ctx)));
   await attempt('ceiling', async () => {
     await ctx.ceiling.relayTo([]);
