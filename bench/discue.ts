@@ -85,6 +85,8 @@ export class Discue {
     /** the api key of the bench's api client */
     readonly key: string,
     private readonly dispose: () => Promise<void>,
+    /** What the process was started with, so a second process can join the same store. */
+    private readonly env: Record<string, string> = {},
   ) {}
 
   /** Starts discue on `store` with `extraEnv` over BASE_ENV, and makes an api client for the bench. */
@@ -92,23 +94,27 @@ export class Discue {
     const prepared = await store.prepare();
     const rootKey = `bench-root-${randomBytes(16).toString('hex')}`;
     const port = await freePort();
+    const env = { ...BASE_ENV, ...prepared.env, DISCUE_ROOT_API_KEY: rootKey, ...extraEnv, ...overrides() };
     let child: Child;
     try {
-      const nodeArgs = (process.env.BENCH_DISCUE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-      child = await spawnChild('discue', process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve'], {
-        env: { ...BASE_ENV, ...prepared.env, PORT: String(port), DISCUE_ROOT_API_KEY: rootKey, ...extraEnv, ...overrides() },
-        // Only the bench decides discue's settings (see BENCH_DISCUE_ENV).
-        drop: (name) => name.startsWith('DISCUE_') || name === 'PORT' || name === 'HOST',
-        ready: /serving the API at (http:\/\/\S+)/,
-        timeoutMs: 60_000,
-      });
+      child = await spawnDiscue(env, port, ['serve']);
     } catch (err) {
       await prepared.dispose();
       throw err;
     }
     const url = `http://${HOST}:${port}`;
     const created = await api<{ api_key: string }>(url, rootKey, 'POST', '/v1/api_clients', { name: 'bench' });
-    return new Discue(child, url, rootKey, created.api_key, prepared.dispose);
+    return new Discue(child, url, rootKey, created.api_key, prepared.dispose, env);
+  }
+
+  /**
+   * A second, API-only process (`serve --no-worker`) on the same store and key, as a second
+   * node behind a load balancer would be. Only meaningful on PostgreSQL.
+   */
+  async startApiPeer(): Promise<Discue> {
+    const port = await freePort();
+    const child = await spawnDiscue(this.env, port, ['serve', '--no-worker']);
+    return new Discue(child, `http://${HOST}:${port}`, this.rootKey, this.key, async () => undefined, this.env);
   }
 
   call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -152,6 +158,17 @@ export class Discue {
       throw new Error(`discue exited by itself (${exitCode ?? signalCode}): ${this.child.output().slice(-1_500)}`);
     }
   }
+}
+
+function spawnDiscue(env: Record<string, string>, port: number, args: string[]): Promise<Child> {
+  const nodeArgs = (process.env.BENCH_DISCUE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return spawnChild('discue', process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {
+    env: { ...env, PORT: String(port) },
+    // Only the bench decides discue's settings (see BENCH_DISCUE_ENV).
+    drop: (name) => name.startsWith('DISCUE_') || name === 'PORT' || name === 'HOST',
+    ready: /serving the API at (http:\/\/\S+)/,
+    timeoutMs: 60_000,
+  });
 }
 
 async function api<T>(base: string, key: string, method: string, path: string, body?: unknown): Promise<T> {

@@ -12,6 +12,7 @@ import type { DelayedResults } from './scenarios/delayed.js';
 import type { E2eResults } from './scenarios/e2e.js';
 import type { FanoutResults } from './scenarios/fanout.js';
 import type { PublishResults } from './scenarios/publish.js';
+import type { ScaleResults } from './scenarios/scale.js';
 
 import type { Machine } from './machine.js';
 
@@ -32,6 +33,7 @@ export interface BenchResults {
     fanout?: FanoutResults;
     backlog?: BacklogResults;
     delayed?: DelayedResults;
+    scale?: ScaleResults;
   };
   errors: string[];
   rows?: Row[];
@@ -83,7 +85,7 @@ const e2eDetail = (r: E2eResult) =>
 
 export function buildRows(results: BenchResults): Row[] {
   const rows: Row[] = [];
-  const { publish, e2e, fanout, backlog, delayed } = results.scenarios;
+  const { publish, e2e, fanout, backlog, delayed, scale } = results.scenarios;
 
   if (publish) {
     for (const [key, label] of [
@@ -155,6 +157,10 @@ export function buildRows(results: BenchResults): Row[] {
       const ok = r !== undefined && r.lost === 0 && r.delivered.latency.p99 < 50;
       rows.push(row(`delayed 0.5–1.5 s, ${load} (${rate.toLocaleString('en-US')} msg/s)`, 'lateness p99 ms', false, { discue: r?.delivered.latency.p99 }, r ? e2eDetail(r) : 'failed', 'p99 < 50 ms, lost 0', ok));
     }
+  }
+  if (scale) {
+    const detail = `${fmt(scale.oneProcess)} req/s with 1 API process, ${fmt(scale.twoProcesses)} with 2 (store ${scale.store})`;
+    rows.push(row('publish, 1 → 2 API processes', '× throughput', true, { discue: scale.growth }, detail));
   }
   return rows;
 }

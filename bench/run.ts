@@ -22,8 +22,9 @@ import { delayedScenario } from './scenarios/delayed.js';
 import { e2eScenario } from './scenarios/e2e.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { publishScenario } from './scenarios/publish.js';
+import { scaleScenario } from './scenarios/scale.js';
 
-const SCENARIOS = ['publish', 'e2e', 'fanout', 'backlog', 'delayed'] as const;
+const SCENARIOS = ['publish', 'e2e', 'fanout', 'backlog', 'delayed', 'scale'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -127,6 +128,7 @@ async function main(): Promise<number> {
       fanout: async () => void (results.scenarios.fanout = await fanoutScenario(ctx)),
       backlog: async () => void (results.scenarios.backlog = await backlogScenario(ctx)),
       delayed: async () => void (results.scenarios.delayed = await delayedScenario(ctx)),
+      scale: async () => void (results.scenarios.scale = await scaleScenario(ctx)),
     };
     for (const scenario of options.only) {
       log(`— ${scenario}`);
