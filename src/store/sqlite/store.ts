@@ -472,8 +472,13 @@ export class SqliteStore implements Store {
         for (const row of taken) lease.run(claim.leaseUntil, row.rowid);
         return taken;
       };
-      const head = this.stmt(`${CLAIM_SELECT} WHERE d.state = 'pending' AND d.due_at <= ? ORDER BY d.due_at LIMIT ?`).all(claim.now, claim.limit) as Row[];
-      const taken = take(head);
+      // The head holds only ids: most of it may belong to listeners without room, and only
+      // what is taken is worth joining with its message, listener and queue.
+      const head = this.stmt(
+        "SELECT rowid, listener_id AS l_id FROM deliveries WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?",
+      ).all(claim.now, claim.limit) as Row[];
+      const joined = this.stmt(`${CLAIM_SELECT} WHERE d.rowid = ?`);
+      const taken = take(head).map((row) => joined.get(row.rowid) as Row);
       if (taken.length < head.length) {
         const ofListener = this.stmt(`${CLAIM_SELECT} WHERE d.state = 'pending' AND d.listener_id = ? AND d.due_at <= ? ORDER BY d.due_at LIMIT ?`);
         for (const listenerId of this.stmt(LISTENERS_WITH_PENDING).pluck().all() as string[]) {
