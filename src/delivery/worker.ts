@@ -97,7 +97,8 @@ export class DeliveryWorker extends WakeableLoop {
    * delivery, or the poll interval, whichever is first. Work that is due but was not claimed
    * belongs to listeners without room: only a wake helps there.
    */
-  private async sleep(maxMs = this.settings.pollIntervalMs): Promise<void> {
+  private async sleep(): Promise<void> {
+    const maxMs = this.settings.pollIntervalMs;
     // A store that fails now is retried at the next poll; the loop must outlive it.
     const nextDue = await this.store.nextDueAt().catch(() => undefined);
     // Due already when the last claim looked, yet not claimed: its listener has no room.

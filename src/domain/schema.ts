@@ -15,7 +15,6 @@ export interface SchemaIssue {
   path: string;
   message: string;
 }
-export type MessageSchema = Record<string, unknown>;
 /** Returns every problem found in `data` (capped); an empty list means the data is valid. */
 export type DataValidator = (data: string) => SchemaIssue[];
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError } from './errors.js';
+import { notFound } from './errors.js';
 import type { Links } from './links.js';
 
 export function etagOf(revision: number): string {
@@ -26,7 +26,7 @@ export function sendOne(reply: FastifyReply, key: string, value: unknown, links:
 }
 
 export function found<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new HttpError(404, `no such ${what}`);
+  if (value === undefined) throw notFound(what);
   return value;
 }
 

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ref, usageEvent } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
 import { checkTargetUrl, MAX_TARGET_URL_LENGTH } from '../../domain/target-url.js';
 import type { Listener, ListenerPatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
-import { linker, type Links } from '../links.js';
-import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
+import type { Links } from '../links.js';
 import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
-import { queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';
+import { queueChildLists, queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';
 
 const urlSchema = { type: 'string', minLength: 1, maxLength: MAX_TARGET_URL_LENGTH } as const;
 const listenerBody = {
@@ -115,27 +114,7 @@ export function listenerRoutes(app: FastifyInstance, services: Services): void {
     },
   });
 
-  const list = (request: FastifyRequest<{ Querystring: PageQuery }>, reply: FastifyReply, queueId: string | undefined, path: string) =>
-    sendList(request, reply, {
-      key: 'listeners',
-      path,
-      link: linker(request, services.config.publicUrl),
-      fetch: (page) => store.listListeners(request.principal.client.id, queueId, page),
-      itemPath: (l) => `/queues/${l.queue_id}/listeners/${l.id}`,
-      view: (l) => listenerView(l, services),
-    });
-
-  app.get<{ Querystring: PageQuery }>('/listeners', { config: read, schema: { summary: 'List listeners of every queue', tags: ['listeners'], querystring: listQuerySchema } }, (request, reply) =>
-    list(request, reply, undefined, '/listeners'),
-  );
-  app.get<{ Params: QueueParams; Querystring: PageQuery }>(
-    '/queues/:queue_id/listeners',
-    { config: read, schema: { summary: 'List a queue\'s listeners', tags: ['listeners'], params: queueParams, querystring: listQuerySchema } },
-    async (request, reply) => {
-      const queue = await requestedQueue(request, services);
-      return list(request, reply, queue.id, `/queues/${queue.id}/listeners`);
-    },
-  );
+  queueChildLists(app, services, { key: 'listeners', fetch: (client, queue, page) => store.listListeners(client, queue, page), view: (l: Listener) => listenerView(l, services) });
 
   const requestedListener = async (request: FastifyRequest<{ Params: ListenerParams }>) =>
     found(await store.getListener(request.principal.client.id, request.params.queue_id, request.params.listener_id), 'listener');

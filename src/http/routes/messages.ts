@@ -5,14 +5,13 @@ import { ref, usageEvent } from '../../domain/events.js';
 import { dataProblem, newMessage } from '../../domain/messages.js';
 import { canonicalJson } from '../../domain/schema.js';
 import { DuplicateError } from '../../store/errors.js';
-import type { IdempotentPublish, Message } from '../../store/types.js';
+import type { IdempotentPublish, Message, Store, UsageEvent } from '../../store/types.js';
 import { HttpError } from '../errors.js';
-import { linker, type Links } from '../links.js';
-import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
+import type { Links } from '../links.js';
 import { expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
 import type { Services } from '../services.js';
-import { queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';
+import { queueChildLists, queueLink, queueParams, requestedQueue, type QueueParams } from './queues.js';
 
 const messageName = { anyOf: [nameSchema, { type: 'null' }] } as const;
 const publishBody = {
@@ -72,6 +71,31 @@ function idempotencyOf(request: FastifyRequest, queueId: string): { key: string;
   return { key, request_hash: createHash('sha256').update(`${queueId}\n${canonicalJson(request.body)}`).digest('hex') };
 }
 
+/**
+ * Stores the message, unless its Idempotency-Key was used before: then nothing is stored and
+ * the first publish is returned, also when the same key arrives twice at once.
+ */
+async function publishOnce(
+  store: Store,
+  message: Message,
+  event: UsageEvent,
+  view: Record<string, unknown>,
+  idempotency: { key: string; request_hash: string } | undefined,
+): Promise<IdempotentPublish | undefined> {
+  if (!idempotency) return void (await store.createMessage(message, event));
+  const earlier = await store.findIdempotentPublish(message.client_id, idempotency.key);
+  if (earlier) return earlier;
+  try {
+    await store.createMessage(message, event, { ...idempotency, response: view, created_at: message.created_at });
+    return undefined;
+  } catch (err) {
+    const raced = err instanceof DuplicateError && err.field === 'Idempotency-Key';
+    const first = raced && (await store.findIdempotentPublish(message.client_id, idempotency.key));
+    if (first) return first;
+    throw err;
+  }
+}
+
 /** The first answer again, unless the key came with another request (409). */
 function sendReplay(request: FastifyRequest, reply: FastifyReply, services: Services, first: IdempotentPublish, asked: { request_hash: string }) {
   if (first.request_hash !== asked.request_hash) {
@@ -99,49 +123,17 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
       if (!when.ok) throw new HttpError(when.status, when.reason);
       const problem = dataProblem(request.body.data, queue, services.schemas, services.config.maxDataBytes);
       if (problem) throw new HttpError(problem.status, problem.detail, problem.issues);
-      const replay = idempotency && (await services.store.findIdempotentPublish(queue.client_id, idempotency.key));
-      if (replay) return sendReplay(request, reply, services, replay, idempotency);
       const message = newMessage(queue, { name: request.body.name ?? null, data: request.body.data, deliverAt: when.at }, at);
       const view = { id: message.id, name: message.name, queue_id: queue.id, created_at: at, deliver_at: when.at };
-      try {
-        await store.createMessage(
-          message,
-          usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) }),
-          idempotency && { ...idempotency, response: view, created_at: at },
-        );
-      } catch (err) {
-        // The same key, sent twice at once: the other request stored first.
-        const raced = idempotency && err instanceof DuplicateError && err.field === 'Idempotency-Key';
-        const first = raced && (await store.findIdempotentPublish(queue.client_id, idempotency.key));
-        if (first) return sendReplay(request, reply, services, first, idempotency);
-        throw err;
-      }
+      const event = usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) });
+      const earlier = await publishOnce(services.store, message, event, view, idempotency);
+      if (earlier && idempotency) return sendReplay(request, reply, services, earlier, idempotency);
       services.onPublished();
       return sendOne(reply, 'message', view, messageLinks(request, services, message), 1);
     },
   });
 
-  const list = (request: FastifyRequest<{ Querystring: PageQuery }>, reply: FastifyReply, queueId: string | undefined, path: string) =>
-    sendList(request, reply, {
-      key: 'messages',
-      path,
-      link: linker(request, services.config.publicUrl),
-      fetch: (page) => store.listMessages(request.principal.client.id, queueId, page),
-      itemPath: (m) => `/queues/${m.queue_id}/messages/${m.id}`,
-      view: messageSummary,
-    });
-
-  app.get<{ Querystring: PageQuery }>('/messages', { config: read, schema: { summary: 'List messages of every queue', tags: ['messages'], querystring: listQuerySchema } }, (request, reply) =>
-    list(request, reply, undefined, '/messages'),
-  );
-  app.get<{ Params: QueueParams; Querystring: PageQuery }>(
-    '/queues/:queue_id/messages',
-    { config: read, schema: { summary: 'List a queue\'s messages', tags: ['messages'], params: queueParams, querystring: listQuerySchema } },
-    async (request, reply) => {
-      const queue = await requestedQueue(request, services);
-      return list(request, reply, queue.id, `/queues/${queue.id}/messages`);
-    },
-  );
+  queueChildLists(app, services, { key: 'messages', fetch: (client, queue, page) => store.listMessages(client, queue, page), view: messageSummary });
 
   const requestedMessage = async (request: FastifyRequest<{ Params: MessageParams }>) =>
     found(await store.getMessage(request.principal.client.id, request.params.queue_id, request.params.message_id), 'message');

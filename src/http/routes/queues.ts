@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ref, usageEvent } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
 import { compileSchema, schemaId } from '../../domain/schema.js';
-import type { Queue, QueuePatch } from '../../store/types.js';
+import type { Page, PageOf, Queue, QueuePatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
 import { linker, namedLinks, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
@@ -69,6 +69,44 @@ function queueLinks(request: FastifyRequest, services: Services, queue: Queue): 
 
 // A queue's GET lists its listeners inline; the listener quota bounds them, this bounds the page.
 const INLINE_LISTENERS = 1000;
+
+/**
+ * A resource that lives under queues is listed both across the client's queues (`/<key>`) and
+ * for one queue (`/queues/{queue_id}/<key>`), with one scope, paging and links.
+ */
+export function queueChildLists<T extends { id: string; name: string | null; queue_id: string }>(
+  app: FastifyInstance,
+  services: Services,
+  spec: {
+    key: 'listeners' | 'messages';
+    fetch: (clientId: string, queueId: string | undefined, page: Page) => Promise<PageOf<T>>;
+    view: (item: T) => unknown;
+  },
+): void {
+  const config = { scope: { resource: spec.key, access: 'read' } } as const;
+  const list = (request: FastifyRequest<{ Querystring: PageQuery }>, reply: FastifyReply, queueId: string | undefined, path: string) =>
+    sendList(request, reply, {
+      key: spec.key,
+      path,
+      link: linker(request, services.config.publicUrl),
+      fetch: (page) => spec.fetch(request.principal.client.id, queueId, page),
+      itemPath: (item) => `/queues/${item.queue_id}/${spec.key}/${item.id}`,
+      view: spec.view,
+    });
+  app.get<{ Querystring: PageQuery }>(
+    `/${spec.key}`,
+    { config, schema: { summary: `List ${spec.key} of every queue`, tags: [spec.key], querystring: listQuerySchema } },
+    (request, reply) => list(request, reply, undefined, `/${spec.key}`),
+  );
+  app.get<{ Params: QueueParams; Querystring: PageQuery }>(
+    `/queues/:queue_id/${spec.key}`,
+    { config, schema: { summary: `List a queue's ${spec.key}`, tags: [spec.key], params: queueParams, querystring: listQuerySchema } },
+    async (request, reply) => {
+      const queue = await requestedQueue(request, services);
+      return list(request, reply, queue.id, `/queues/${queue.id}/${spec.key}`);
+    },
+  );
+}
 
 export function queueRoutes(app: FastifyInstance, services: Services): void {
   const { store } = services;
