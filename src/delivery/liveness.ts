@@ -8,12 +8,14 @@ export interface Prober {
 
 // Probes in flight at once: one slow liveness_url holds one slot, not the round.
 const MAX_PROBES_IN_FLIGHT = 64;
+// Held deliveries resumed per write: the API's writes get their turn between batches.
+const RESUME_BATCH = 1_000;
 
 /**
  * Probes listeners' `liveness_url` with GET every interval. Each listener's first probe falls
  * at a random point of the interval, so probes spread over it instead of coming in bursts.
  * Probes run side by side, each on its own; a tick claims only as many as there are free
- * slots. A listener that revives wakes the delivery worker, since its held deliveries are due.
+ * slots. A live listener's held deliveries are resumed, and the delivery worker woken.
  */
 export class LivenessProber {
   private timer: NodeJS.Timeout | undefined;
@@ -24,7 +26,7 @@ export class LivenessProber {
     private readonly store: Store,
     private readonly prober: Prober,
     private readonly intervalMs: number,
-    private readonly onRevived: () => void,
+    private readonly onResumed: () => void,
     private readonly logger: FastifyBaseLogger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -68,6 +70,18 @@ export class LivenessProber {
     const result = await this.prober.send('GET', url, { 'user-agent': 'discue-liveness/1' });
     const ok = result.status !== null && result.status >= 200 && result.status < 300;
     const change = await this.store.recordProbe(listenerId, ok, this.now());
-    if (change && change.from === 'dead' && change.to !== 'dead') this.onRevived();
+    if (change && change.to !== 'dead') await this.resume(listenerId);
+  }
+
+  /**
+   * After every live probe, not only a revival: a resume cut short by a crash goes on, and a
+   * publish that saw the listener dead just before it revived may have held a delivery since.
+   */
+  private async resume(listenerId: string): Promise<void> {
+    for (;;) {
+      const resumed = await this.store.resumeHeld(listenerId, this.now(), RESUME_BATCH);
+      if (resumed > 0) this.onResumed();
+      if (resumed < RESUME_BATCH) return;
+    }
   }
 }

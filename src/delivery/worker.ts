@@ -59,7 +59,7 @@ export class DeliveryWorker extends WakeableLoop {
   override async stop(): Promise<void> {
     await super.stop();
     await Promise.allSettled([...this.sends]);
-    await this.flush();
+    await this.flushing;
   }
 
   private get leaseMs(): number {
@@ -68,6 +68,8 @@ export class DeliveryWorker extends WakeableLoop {
   }
 
   protected async turn(): Promise<void> {
+    // Outcomes not yet written hold back new claims: a slow store slows sending, never grows memory.
+    if (this.pending.length >= this.settings.deliveryConcurrency) await this.flushing;
     const room = this.settings.deliveryConcurrency - this.inFlight;
     const claimed = room > 0 ? await this.claim(Math.min(room, CLAIM_BATCH)) : 0;
     if (claimed === 0 || this.inFlight >= this.settings.deliveryConcurrency) await this.sleep();
@@ -111,13 +113,14 @@ export class DeliveryWorker extends WakeableLoop {
     const listenerId = job.listener.id;
     this.inFlight += 1;
     this.perListener.set(listenerId, (this.perListener.get(listenerId) ?? 0) + 1);
+    // The slot is free once the send ends, before its outcome is written: the lease keeps the
+    // delivery from being claimed again meanwhile, and the listener need not wait for our disk.
     const send = this.attempt(job)
       .then((outcome) => {
         // Ids and the outcome only: never the data or the listener's secret.
         this.logger.debug({ message: outcome.messageId, listener: listenerId, outcome: outcome.kind, status: outcome.status, error: outcome.error ?? undefined }, 'delivery attempt');
-        const recorded = this.record(outcome);
+        this.record(outcome);
         this.onOutcome(outcome, job);
-        return recorded;
       })
       .catch((err) => this.logger.error({ err, listener: listenerId }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
@@ -161,13 +164,12 @@ export class DeliveryWorker extends WakeableLoop {
   }
 
   /** Outcomes are written in batches: one transaction for all that finished meanwhile. */
-  private record(outcome: DeliveryOutcome): Promise<void> {
+  private record(outcome: DeliveryOutcome): void {
     this.pending.push(outcome);
     if (!this.flushQueued) {
       this.flushQueued = true;
       this.flushing = this.flushing.then(() => this.flush());
     }
-    return this.flushing;
   }
 
   private async flush(): Promise<void> {

@@ -307,7 +307,8 @@ export interface Store {
 
   // messages
   /** Stores the message; with `idempotent`, the key too (DuplicateError if it was taken meanwhile). */
-  createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<void>;
+  /** Answers how many deliveries it created: none means no worker needs waking. */
+  createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<number>;
   /** Keys are kept until purged with the usage events (25 hours). */
   findIdempotentPublish(clientId: string, key: string): Promise<IdempotentPublish | undefined>;
   getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined>;
@@ -346,8 +347,13 @@ export interface Store {
   redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number>;
   /** Listeners whose probe is due, each pushed to `nextProbeAt`. */
   claimProbes(now: number, nextProbeAt: number, limit: number): Promise<ProbeTarget[]>;
-  /** Counts a probe result; a listener that turns dead holds its deliveries, one that revives resumes them. */
+  /** Counts a probe result; a listener that turns dead holds its pending deliveries. */
   recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined>;
+  /**
+   * Makes up to `limit` held deliveries of a listener that is not dead pending again, due no
+   * earlier than `at`; returns how many. Called in batches, so a long backlog never blocks.
+   */
+  resumeHeld(listenerId: string, at: number, limit: number): Promise<number>;
   /** Deletes up to `batch` messages older than `before` whose every delivery was acknowledged. */
   purgeAcknowledgedMessages(before: number, batch: number): Promise<number>;
 

@@ -238,6 +238,7 @@ for (const kind of kinds) {
       const later = message(q, T, T + 86_400_000);
       await store.createMessage(later, event(c.id, 'message_added'));
       await store.recordProbe(l.id, true, T + 1);
+      assert.equal(await store.resumeHeld(l.id, T + 1, 1000), 1);
       const view = (await store.deliveriesOf(later.id))[0]!;
       assert.deepEqual([view.state, view.next_attempt_at], ['pending', T + 86_400_000]);
     });
@@ -252,14 +253,35 @@ for (const kind of kinds) {
       assert.ok(!(await store.claimProbes(T + 2, T + 1000, 1000)).some((p) => p.id === l.id));
       for (let i = 0; i < 3; i++) await store.recordProbe(l.id, false, T + 3);
       assert.equal((await store.getListener(c.id, q.id, l.id))?.liveness_state, 'dead');
-      const m = message(q);
-      await store.createMessage(m, event(c.id, 'message_added'));
-      assert.equal((await store.deliveriesOf(m.id))[0]!.state, 'held');
+      const held = [message(q), message(q), message(q)];
+      for (const m of held) await store.createMessage(m, event(c.id, 'message_added'));
+      assert.equal((await store.deliveriesOf(held[0]!.id))[0]!.state, 'held');
+      assert.equal(await store.resumeHeld(l.id, T + 4, 1000), 0, 'a dead listener\'s deliveries stay held');
       assert.deepEqual(await store.recordProbe(l.id, true, T + 4), { from: 'dead', to: 'unstable' });
-      const resumed = (await store.deliveriesOf(m.id))[0]!;
+      assert.deepEqual([await store.resumeHeld(l.id, T + 4, 2), await store.resumeHeld(l.id, T + 4, 2), await store.resumeHeld(l.id, T + 4, 2)], [2, 1, 0], 'in batches');
+      const resumed = (await store.deliveriesOf(held[2]!.id))[0]!;
       assert.deepEqual([resumed.state, resumed.attempts], ['pending', 0]);
       const live = await store.getListener(c.id, q.id, l.id);
       assert.deepEqual([live?.liveness_success_count, live?.liveness_failure_count], [1, 3]);
+    });
+
+    it('liveness: a send that fails after its listener died waits its retry, not its lease', async () => {
+      const q = queue(c.id);
+      await store.createQueue(q, event(c.id, 'queue_added'), 100);
+      const l = listener(q);
+      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      const m = message(q, T);
+      await store.createMessage(m, event(c.id, 'message_added'));
+      const [job] = (await store.claimDeliveries({ now: T, leaseUntil: T + 25_000, limit: 1000, perListener: 1000, inFlight: new Map() })).filter((j) => j.message.id === m.id);
+      assert.ok(job);
+      for (let i = 0; i < 3; i++) await store.recordProbe(l.id, false, T + 1);
+      await store.recordOutcomes([{ kind: 'retry', messageId: m.id, listenerId: l.id, lease: job.lease, at: T + 2, status: null, error: 'refused', dueAt: T + 1000 }]);
+      const held = (await store.deliveriesOf(m.id))[0]!;
+      assert.deepEqual([held.state, held.attempts, held.last_error], ['held', 1, 'refused'], 'the attempt counts; the delivery stays held');
+      await store.recordProbe(l.id, true, T + 3);
+      await store.resumeHeld(l.id, T + 3, 1000);
+      const resumed = (await store.deliveriesOf(m.id))[0]!;
+      assert.deepEqual([resumed.state, resumed.next_attempt_at], ['pending', T + 1000], 'due at its retry, not when the lease would end');
     });
 
     it('schedules: a tick fires once however many claim it; delayed messages wait', async () => {

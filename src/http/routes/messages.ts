@@ -71,6 +71,12 @@ function idempotencyOf(request: FastifyRequest, queueId: string): { key: string;
   return { key, request_hash: createHash('sha256').update(`${queueId}\n${canonicalJson(request.body)}`).digest('hex') };
 }
 
+/** How many deliveries the publish made, or the earlier publish of its Idempotency-Key. */
+interface Published {
+  deliveries: number;
+  earlier?: IdempotentPublish;
+}
+
 /**
  * Stores the message, unless its Idempotency-Key was used before: then nothing is stored and
  * the first publish is returned, also when the same key arrives twice at once.
@@ -81,17 +87,16 @@ async function publishOnce(
   event: UsageEvent,
   view: Record<string, unknown>,
   idempotency: { key: string; request_hash: string } | undefined,
-): Promise<IdempotentPublish | undefined> {
-  if (!idempotency) return void (await store.createMessage(message, event));
+): Promise<Published> {
+  if (!idempotency) return { deliveries: await store.createMessage(message, event) };
   const earlier = await store.findIdempotentPublish(message.client_id, idempotency.key);
-  if (earlier) return earlier;
+  if (earlier) return { deliveries: 0, earlier };
   try {
-    await store.createMessage(message, event, { ...idempotency, response: view, created_at: message.created_at });
-    return undefined;
+    return { deliveries: await store.createMessage(message, event, { ...idempotency, response: view, created_at: message.created_at }) };
   } catch (err) {
     const raced = err instanceof DuplicateError && err.field === 'Idempotency-Key';
     const first = raced && (await store.findIdempotentPublish(message.client_id, idempotency.key));
-    if (first) return first;
+    if (first) return { deliveries: 0, earlier: first };
     throw err;
   }
 }
@@ -126,9 +131,9 @@ export function messageRoutes(app: FastifyInstance, services: Services): void {
       const message = newMessage(queue, { name: request.body.name ?? null, data: request.body.data, deliverAt: when.at }, at);
       const view = { id: message.id, name: message.name, queue_id: queue.id, created_at: at, deliver_at: when.at };
       const event = usageEvent('message_added', queue.client_id, at, { queue: ref(queue), message: ref(message) });
-      const earlier = await publishOnce(services.store, message, event, view, idempotency);
-      if (earlier && idempotency) return sendReplay(request, reply, services, earlier, idempotency);
-      services.onPublished();
+      const published = await publishOnce(services.store, message, event, view, idempotency);
+      if (published.earlier && idempotency) return sendReplay(request, reply, services, published.earlier, idempotency);
+      if (published.deliveries > 0) services.onPublished();
       return sendOne(reply, 'message', view, messageLinks(request, services, message), 1);
     },
   });

@@ -461,12 +461,12 @@ export class PostgresStore implements Store {
 
   // ---- messages --------------------------------------------------------------------------
 
-  async createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<void> {
+  async createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<number> {
     // Without a key, one statement: a publish is a single round trip.
     if (!idempotent) return this.insertMessage(this.pool, message, event);
-    await this.transaction(async (c) => {
+    return this.transaction(async (c) => {
       await this.insertUnique(c, 'idempotency_keys', { client_id: message.client_id, ...idempotent }, 'Idempotency-Key', idempotent.key);
-      await this.insertMessage(c, message, event);
+      return this.insertMessage(c, message, event);
     });
   }
 
@@ -475,24 +475,26 @@ export class PostgresStore implements Store {
     return row && toIdempotentPublish(row);
   }
 
-  /** The message, a delivery for every listener the queue has now, and its event. */
   /**
    * The message, a delivery for every listener its queue has now (a dead listener's waits,
    * held), and its event, in one statement: atomic on its own, one round trip.
    */
-  private async insertMessage(c: Client, message: Message, event: UsageEvent): Promise<void> {
+  private async insertMessage(c: Client, message: Message, event: UsageEvent): Promise<number> {
     const cols = Object.keys(message);
     const n = cols.length;
     const { id, client_id, type, stored_at, ...refs } = event;
-    await c.query(
+    const { rows } = await c.query<{ deliveries: number }>(
       `WITH m AS (INSERT INTO messages (${cols.join(', ')}) VALUES (${placeholders(n)}) RETURNING id, queue_id),
        d AS (INSERT INTO deliveries (message_id, listener_id, state, due_at)
          SELECT m.id, l.id, CASE l.liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, $${n + 1}
-         FROM m JOIN listeners l ON l.queue_id = m.queue_id)
-       INSERT INTO usage_events (id, client_id, type, category, stored_at, refs) SELECT ${placeholders(6, n + 1)} FROM m`,
+         FROM m JOIN listeners l ON l.queue_id = m.queue_id RETURNING 1)
+       INSERT INTO usage_events (id, client_id, type, category, stored_at, refs) SELECT ${placeholders(6, n + 1)} FROM m
+       RETURNING (SELECT count(*)::int FROM d) AS deliveries`,
       [...Object.values(message).map(bindable), message.deliver_at ?? message.created_at, id, client_id, type, eventCategory(type), stored_at, JSON.stringify(refs)],
     );
-    this.notifyWork(c);
+    const deliveries = rows[0]!.deliveries;
+    if (deliveries > 0) this.notifyWork(c);
+    return deliveries;
   }
 
   async getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined> {
@@ -627,7 +629,7 @@ export class PostgresStore implements Store {
           `UPDATE deliveries d SET due_at = u.due_at, attempts = d.attempts + 1, last_status = u.status, last_error = u.error, last_attempt_at = u.at
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
              AS u(message_id, listener_id, lease, due_at, status, error, at)
-           WHERE d.message_id = u.message_id AND d.listener_id = u.listener_id AND d.state = 'pending' AND d.due_at = u.lease`,
+           WHERE d.message_id = u.message_id AND d.listener_id = u.listener_id AND d.state IN ('pending', 'held') AND d.due_at = u.lease`,
           [
             column(retries, (o) => o.messageId),
             column(retries, (o) => o.listenerId),
@@ -742,16 +744,24 @@ export class PostgresStore implements Store {
       );
       if (next.state === 'dead' && from !== 'dead') {
         await c.query("UPDATE deliveries SET state = 'held' WHERE listener_id = $1 AND state = 'pending'", [listenerId]);
-      } else if (next.state !== 'dead') {
-        // Every live probe, not only the revival: a publish that read the listener as dead just
-        // before it revived may have stored a held delivery after the revival looked.
-        const { rowCount } = await c.query(
-          "UPDATE deliveries SET state = 'pending', due_at = GREATEST(due_at, $1) WHERE listener_id = $2 AND state = 'held'",
-          [at, listenerId],
-        );
-        if (rowCount) this.notifyWork(c);
       }
       return { from, to: next.state };
+    });
+  }
+
+  async resumeHeld(listenerId: string, at: number, limit: number): Promise<number> {
+    return this.transaction(async (c) => {
+      // Shares the listener's lock with publishes, not with a probe turning it dead.
+      const live = await this.one(c, "SELECT 1 FROM listeners WHERE id = $1 AND liveness_state != 'dead' FOR SHARE", [listenerId]);
+      if (!live) return 0;
+      const { rowCount } = await c.query(
+        `UPDATE deliveries SET state = 'pending', due_at = GREATEST(due_at, $1)
+         WHERE listener_id = $2 AND message_id IN (
+           SELECT message_id FROM deliveries WHERE listener_id = $2 AND state = 'held' LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+        [at, listenerId, limit],
+      );
+      if (rowCount) this.notifyWork(c);
+      return rowCount ?? 0;
     });
   }
 

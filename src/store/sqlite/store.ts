@@ -365,10 +365,10 @@ export class SqliteStore implements Store {
 
   // ---- messages --------------------------------------------------------------------------
 
-  async createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<void> {
-    await this.write(() => {
+  async createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<number> {
+    return this.write(() => {
       if (idempotent) this.insertUnique('idempotency_keys', { client_id: message.client_id, ...idempotent }, 'Idempotency-Key', idempotent.key);
-      this.insertMessage(message, event);
+      return this.insertMessage(message, event);
     });
   }
 
@@ -378,14 +378,15 @@ export class SqliteStore implements Store {
   }
 
   /** The message, a delivery for every listener the queue has now, and its event. */
-  private insertMessage(message: Message, event: UsageEvent): void {
+  private insertMessage(message: Message, event: UsageEvent): number {
     this.insert('messages', message);
     // A dead listener's delivery waits (held) until the listener is live again.
-    this.stmt(
+    const { changes } = this.stmt(
       `INSERT INTO deliveries (message_id, listener_id, state, due_at)
        SELECT ?, id, CASE liveness_state WHEN 'dead' THEN 'held' ELSE 'pending' END, ? FROM listeners WHERE queue_id = ?`,
     ).run(message.id, message.deliver_at ?? message.created_at, message.queue_id);
     this.recordEvent(event);
+    return changes;
   }
 
   async getMessage(clientId: string, queueId: string, id: string): Promise<Message | undefined> {
@@ -494,14 +495,15 @@ export class SqliteStore implements Store {
   async recordOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
     // An outcome counts only while its claim's lease holds: not after the lease ran out and
     // another worker took the delivery, nor after a redelivery or a deletion. A delivery held
-    // meanwhile (its listener died) still takes a final outcome; a retry leaves it held.
+    // meanwhile (its listener died) still takes its outcome: a retry's due time replaces the
+    // lease (or the delivery would wait for the lease when the listener revives) and keeps it held.
     const finish = this.stmt(
       `UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?, completed_at = ?
        WHERE message_id = ? AND listener_id = ? AND state IN ('pending', 'held') AND due_at = ?`,
     );
     const retry = this.stmt(
       `UPDATE deliveries SET due_at = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?
-       WHERE message_id = ? AND listener_id = ? AND state = 'pending' AND due_at = ?`,
+       WHERE message_id = ? AND listener_id = ? AND state IN ('pending', 'held') AND due_at = ?`,
     );
     const count = {
       acknowledged: this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + 1 WHERE id = ?'),
@@ -586,11 +588,20 @@ export class SqliteStore implements Store {
       ).run(next.state, next.streak, ok ? 1 : 0, ok ? 0 : 1, listenerId);
       if (next.state === 'dead' && from !== 'dead') {
         this.stmt("UPDATE deliveries SET state = 'held' WHERE listener_id = ? AND state = 'pending'").run(listenerId);
-      } else if (from === 'dead' && next.state !== 'dead') {
-        this.stmt("UPDATE deliveries SET state = 'pending', due_at = max(due_at, ?) WHERE listener_id = ? AND state = 'held'").run(at, listenerId);
       }
       return { from, to: next.state };
     });
+  }
+
+  async resumeHeld(listenerId: string, at: number, limit: number): Promise<number> {
+    return this.writeRelaxed(
+      () =>
+        this.stmt(
+          `UPDATE deliveries SET state = 'pending', due_at = max(due_at, @at)
+           WHERE rowid IN (SELECT rowid FROM deliveries WHERE listener_id = @listener AND state = 'held' LIMIT @limit)
+             AND (SELECT liveness_state FROM listeners WHERE id = @listener) != 'dead'`,
+        ).run({ at, listener: listenerId, limit }).changes,
+    );
   }
 
   async purgeAcknowledgedMessages(before: number, batch: number): Promise<number> {
