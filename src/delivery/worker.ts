@@ -35,8 +35,7 @@ export class DeliveryWorker extends WakeableLoop {
   private readonly sends = new Set<Promise<void>>();
   private lastClaimAt = 0;
   private pending: DeliveryOutcome[] = [];
-  private flushing: Promise<void> = Promise.resolve();
-  private flushQueued = false;
+  private writing: Promise<void> = Promise.resolve();
   /** Told of every attempt's outcome (metrics). Set it before the first send completes. */
   onOutcome: (outcome: DeliveryOutcome, job: DeliveryJob) => void = () => {};
 
@@ -59,7 +58,7 @@ export class DeliveryWorker extends WakeableLoop {
   override async stop(): Promise<void> {
     await super.stop();
     await Promise.allSettled([...this.sends]);
-    await this.flushing;
+    await this.writeOutcomes();
   }
 
   private get leaseMs(): number {
@@ -67,12 +66,19 @@ export class DeliveryWorker extends WakeableLoop {
     return 2 * this.settings.deliveryTimeoutMs + 5_000;
   }
 
+  /**
+   * Writes the outcomes that came in since the last turn and claims work for the free slots.
+   * Both are asked for in the same tick, so the SQLite store commits them together. The turn
+   * waits for the outcomes too: a slow store slows sending down, and never grows memory.
+   */
   protected async turn(): Promise<void> {
-    // Outcomes not yet written hold back new claims: a slow store slows sending, never grows memory.
-    if (this.pending.length >= this.settings.deliveryConcurrency) await this.flushing;
-    const room = this.settings.deliveryConcurrency - this.inFlight;
-    const claimed = room > 0 ? await this.claim(Math.min(room, CLAIM_BATCH)) : 0;
-    if (claimed === 0 || this.inFlight >= this.settings.deliveryConcurrency) await this.sleep();
+    const written = this.writeOutcomes();
+    const limit = Math.min(this.settings.deliveryConcurrency - this.inFlight, CLAIM_BATCH);
+    const claimed = limit > 0 ? await this.claim(limit) : 0;
+    await written;
+    // Fewer than asked: what is due now was all taken, or its listeners are full. Either way
+    // only a wake (a send done, new work) or the next due time can bring more.
+    if (claimed < limit || limit <= 0) await this.sleep();
     else await this.sleeper.sleep(0);
   }
 
@@ -113,13 +119,13 @@ export class DeliveryWorker extends WakeableLoop {
     const listenerId = job.listener.id;
     this.inFlight += 1;
     this.perListener.set(listenerId, (this.perListener.get(listenerId) ?? 0) + 1);
-    // The slot is free once the send ends, before its outcome is written: the lease keeps the
-    // delivery from being claimed again meanwhile, and the listener need not wait for our disk.
+    // The slot is free once the send ends, before its outcome is written (at the next turn):
+    // the lease keeps the delivery from being claimed again meanwhile.
     const send = this.attempt(job)
       .then((outcome) => {
         // Ids and the outcome only: never the data or the listener's secret.
         this.logger.debug({ message: outcome.messageId, listener: listenerId, outcome: outcome.kind, status: outcome.status, error: outcome.error ?? undefined }, 'delivery attempt');
-        this.record(outcome);
+        this.pending.push(outcome);
         this.onOutcome(outcome, job);
       })
       .catch((err) => this.logger.error({ err, listener: listenerId }, 'delivery attempt failed unexpectedly'))
@@ -163,25 +169,16 @@ export class DeliveryWorker extends WakeableLoop {
     return { ...base, kind: 'retry', dueAt: at + (asked ?? scheduled) };
   }
 
-  /** Outcomes are written in batches: one transaction for all that finished meanwhile. */
-  private record(outcome: DeliveryOutcome): void {
-    this.pending.push(outcome);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      this.flushing = this.flushing.then(() => this.flush());
-    }
-  }
-
-  private async flush(): Promise<void> {
-    this.flushQueued = false;
+  /** Writes the outcomes that came in meanwhile, in one batch, after the batch before. */
+  private writeOutcomes(): Promise<void> {
+    if (this.pending.length === 0) return this.writing;
     const batch = this.pending;
-    if (batch.length === 0) return;
     this.pending = [];
-    try {
-      await this.store.recordOutcomes(batch);
-    } catch (err) {
+    const write = this.store.recordOutcomes(batch).catch((err: unknown) => {
       // The leases run out and the deliveries are sent again: at least once, never lost.
       this.logger.error({ err, count: batch.length }, 'recording delivery outcomes failed');
-    }
+    });
+    this.writing = Promise.all([this.writing, write]).then(() => undefined);
+    return this.writing;
   }
 }
