@@ -158,4 +158,29 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX deliveries_ready ON deliveries(listener_id, due_at) WHERE state = 'pending';
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Usage events lose the primary key on their id: nothing looks an event up by id, and a
+      -- random key puts every insert (one per publish and per delivery) on a random index page.
+      CREATE TABLE usage_events_v5 (
+        id TEXT NOT NULL,
+        client_id TEXT NOT NULL REFERENCES api_clients(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        category TEXT NOT NULL,
+        stored_at BIGINT NOT NULL,
+        refs TEXT NOT NULL
+      );
+      INSERT INTO usage_events_v5 (id, client_id, type, category, stored_at, refs)
+        SELECT id, client_id, type, category, stored_at, refs FROM usage_events;
+      DROP TABLE usage_events;
+      ALTER TABLE usage_events_v5 RENAME TO usage_events;
+      CREATE INDEX usage_events_by_client ON usage_events(client_id, stored_at, id);
+      CREATE INDEX usage_events_by_category ON usage_events(client_id, category, stored_at, id);
+      CREATE INDEX usage_events_by_time ON usage_events(stored_at);
+      -- The due head of the claim reads (due_at, listener_id) from the index alone.
+      DROP INDEX deliveries_due;
+      CREATE INDEX deliveries_due ON deliveries(due_at, listener_id) WHERE state = 'pending';
+    `,
+  },
 ];

@@ -805,7 +805,7 @@ export class PostgresStore implements Store {
       'DELETE FROM idempotency_keys WHERE (client_id, key) IN (SELECT client_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)',
       [at, batch],
     );
-    const events = await this.pool.query('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < $1 LIMIT $2)', [at, batch]);
+    const events = await this.pool.query('DELETE FROM usage_events WHERE ctid IN (SELECT ctid FROM usage_events WHERE stored_at < $1 LIMIT $2)', [at, batch]);
     return (keys.rowCount ?? 0) + (events.rowCount ?? 0);
   }
 }

@@ -505,11 +505,10 @@ export class SqliteStore implements Store {
       `UPDATE deliveries SET due_at = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?
        WHERE message_id = ? AND listener_id = ? AND state IN ('pending', 'held') AND due_at = ?`,
     );
-    const count = {
-      acknowledged: this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + 1 WHERE id = ?'),
-      missed: this.stmt('UPDATE listeners SET missed_count = missed_count + 1 WHERE id = ?'),
-    };
+    const count = this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + ?, missed_count = missed_count + ? WHERE id = ?');
     await this.writeRelaxed(() => {
+      // Per listener [acknowledged, missed]: one counter update each, not one per outcome.
+      const finished = new Map<string, [number, number]>();
       for (const o of outcomes) {
         if (o.kind === 'retry') {
           retry.run(o.dueAt, o.status, o.error, o.at, o.messageId, o.listenerId, o.lease);
@@ -518,9 +517,12 @@ export class SqliteStore implements Store {
         // Only a delivery still pending is finished: a redelivered or deleted one is left alone.
         const { changes } = finish.run(o.kind, o.status, o.error, o.at, o.at, o.messageId, o.listenerId, o.lease);
         if (changes === 0) continue;
-        count[o.kind].run(o.listenerId);
+        const tally = finished.get(o.listenerId) ?? [0, 0];
+        tally[o.kind === 'acknowledged' ? 0 : 1] += 1;
+        finished.set(o.listenerId, tally);
         this.recordEvent(o.event);
       }
+      for (const [listenerId, [acknowledged, missed]] of finished) count.run(acknowledged, missed, listenerId);
     });
   }
 
@@ -635,7 +637,7 @@ export class SqliteStore implements Store {
 
   async purgeEventsBefore(at: number, batch: number): Promise<number> {
     const keys = this.stmt('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)').run(at, batch).changes;
-    return keys + this.stmt('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE stored_at < ? LIMIT ?)').run(at, batch).changes;
+    return keys + this.stmt('DELETE FROM usage_events WHERE rowid IN (SELECT rowid FROM usage_events WHERE stored_at < ? LIMIT ?)').run(at, batch).changes;
   }
 }
 
