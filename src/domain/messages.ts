@@ -1,5 +1,5 @@
 import type { Message, Queue } from '../store/types.js';
-import { newId } from './ids.js';
+import { newTimeOrderedId } from './ids.js';
 import type { SchemaIssue } from './schema.js';
 import type { SchemaCache } from './schema-cache.js';
 
@@ -30,7 +30,7 @@ export function newMessage(
   now: number,
 ): Message {
   return {
-    id: newId(),
+    id: newTimeOrderedId(now),
     client_id: queue.client_id,
     queue_id: queue.id,
     name: fields.name,
