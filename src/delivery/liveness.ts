@@ -8,14 +8,14 @@ export interface Prober {
 
 // Probes in flight at once: one slow liveness_url holds one slot, not the round.
 const MAX_PROBES_IN_FLIGHT = 64;
-// Held deliveries resumed per write: the API's writes get their turn between batches.
-const RESUME_BATCH = 1_000;
+// Deliveries held or resumed per write: the API's writes get their turn between batches.
+const ALIGN_BATCH = 500;
 
 /**
  * Probes listeners' `liveness_url` with GET every interval. Each listener's first probe falls
  * at a random point of the interval, so probes spread over it instead of coming in bursts.
  * Probes run side by side, each on its own; a tick claims only as many as there are free
- * slots. A live listener's held deliveries are resumed, and the delivery worker woken.
+ * slots. A dead listener's deliveries are held; a live one's resumed, and the worker woken.
  */
 export class LivenessProber {
   private timer: NodeJS.Timeout | undefined;
@@ -70,18 +70,18 @@ export class LivenessProber {
     const result = await this.prober.send('GET', url, { 'user-agent': 'discue-liveness/1' });
     const ok = result.status !== null && result.status >= 200 && result.status < 300;
     const change = await this.store.recordProbe(listenerId, ok, this.now());
-    if (change && change.to !== 'dead') await this.resume(listenerId);
+    if (change) await this.align(listenerId, change.to !== 'dead');
   }
 
   /**
-   * After every live probe, not only a revival: a resume cut short by a crash goes on, and a
-   * publish that saw the listener dead just before it revived may have held a delivery since.
+   * After every probe, not only a change of state: an alignment cut short by a crash goes on,
+   * and a publish that saw the listener dead just before it revived may have held a delivery.
    */
-  private async resume(listenerId: string): Promise<void> {
+  private async align(listenerId: string, live: boolean): Promise<void> {
     for (;;) {
-      const resumed = await this.store.resumeHeld(listenerId, this.now(), RESUME_BATCH);
-      if (resumed > 0) this.onResumed();
-      if (resumed < RESUME_BATCH) return;
+      const changed = await this.store.alignDeliveries(listenerId, this.now(), ALIGN_BATCH);
+      if (changed > 0 && live) this.onResumed();
+      if (changed < ALIGN_BATCH) return;
     }
   }
 }

@@ -347,13 +347,15 @@ export interface Store {
   redeliver(listenerId: string, messageIds: readonly string[] | undefined, now: number): Promise<number>;
   /** Listeners whose probe is due, each pushed to `nextProbeAt`. */
   claimProbes(now: number, nextProbeAt: number, limit: number): Promise<ProbeTarget[]>;
-  /** Counts a probe result; a listener that turns dead holds its pending deliveries. */
+  /** Counts a probe result, which may change the listener's liveness state. */
   recordProbe(listenerId: string, ok: boolean, at: number): Promise<LivenessChange | undefined>;
   /**
-   * Makes up to `limit` held deliveries of a listener that is not dead pending again, due no
-   * earlier than `at`; returns how many. Called in batches, so a long backlog never blocks.
+   * Brings up to `limit` deliveries of a listener in line with its liveness: while it is dead
+   * its pending deliveries are held (they wait without using attempts); otherwise its held
+   * ones are pending again, due no earlier than `at`. Returns how many changed. Called in
+   * batches until none is left, so a listener with a long backlog never blocks the store.
    */
-  resumeHeld(listenerId: string, at: number, limit: number): Promise<number>;
+  alignDeliveries(listenerId: string, at: number, limit: number): Promise<number>;
   /** Deletes up to `batch` messages older than `before` whose every delivery was acknowledged. */
   purgeAcknowledgedMessages(before: number, batch: number): Promise<number>;
 

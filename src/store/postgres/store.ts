@@ -742,25 +742,23 @@ export class PostgresStore implements Store {
            liveness_success_count = liveness_success_count + $3, liveness_failure_count = liveness_failure_count + $4 WHERE id = $5`,
         [next.state, next.streak, ok ? 1 : 0, ok ? 0 : 1, listenerId],
       );
-      if (next.state === 'dead' && from !== 'dead') {
-        await c.query("UPDATE deliveries SET state = 'held' WHERE listener_id = $1 AND state = 'pending'", [listenerId]);
-      }
       return { from, to: next.state };
     });
   }
 
-  async resumeHeld(listenerId: string, at: number, limit: number): Promise<number> {
+  async alignDeliveries(listenerId: string, at: number, limit: number): Promise<number> {
     return this.transaction(async (c) => {
-      // Shares the listener's lock with publishes, not with a probe turning it dead.
-      const live = await this.one(c, "SELECT 1 FROM listeners WHERE id = $1 AND liveness_state != 'dead' FOR SHARE", [listenerId]);
-      if (!live) return 0;
+      // Shares the listener's lock with publishes, not with a probe changing its state.
+      const row = await this.one(c, 'SELECT liveness_state FROM listeners WHERE id = $1 FOR SHARE', [listenerId]);
+      if (!row) return 0;
+      const [from, to] = row.liveness_state === 'dead' ? ['pending', 'held'] : ['held', 'pending'];
       const { rowCount } = await c.query(
-        `UPDATE deliveries SET state = 'pending', due_at = GREATEST(due_at, $1)
-         WHERE listener_id = $2 AND message_id IN (
-           SELECT message_id FROM deliveries WHERE listener_id = $2 AND state = 'held' LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-        [at, listenerId, limit],
+        `UPDATE deliveries SET state = $1, due_at = CASE $1 WHEN 'pending' THEN GREATEST(due_at, $2) ELSE due_at END
+         WHERE listener_id = $3 AND message_id IN (
+           SELECT message_id FROM deliveries WHERE listener_id = $3 AND state = $4 LIMIT $5 FOR UPDATE SKIP LOCKED)`,
+        [to, at, listenerId, from, limit],
       );
-      if (rowCount) this.notifyWork(c);
+      if (rowCount && to === 'pending') this.notifyWork(c);
       return rowCount ?? 0;
     });
   }

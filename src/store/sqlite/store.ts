@@ -588,22 +588,20 @@ export class SqliteStore implements Store {
         `UPDATE listeners SET liveness_state = ?, liveness_streak = ?,
            liveness_success_count = liveness_success_count + ?, liveness_failure_count = liveness_failure_count + ? WHERE id = ?`,
       ).run(next.state, next.streak, ok ? 1 : 0, ok ? 0 : 1, listenerId);
-      if (next.state === 'dead' && from !== 'dead') {
-        this.stmt("UPDATE deliveries SET state = 'held' WHERE listener_id = ? AND state = 'pending'").run(listenerId);
-      }
       return { from, to: next.state };
     });
   }
 
-  async resumeHeld(listenerId: string, at: number, limit: number): Promise<number> {
-    return this.writeRelaxed(
-      () =>
-        this.stmt(
-          `UPDATE deliveries SET state = 'pending', due_at = max(due_at, @at)
-           WHERE rowid IN (SELECT rowid FROM deliveries WHERE listener_id = @listener AND state = 'held' LIMIT @limit)
-             AND (SELECT liveness_state FROM listeners WHERE id = @listener) != 'dead'`,
-        ).run({ at, listener: listenerId, limit }).changes,
-    );
+  async alignDeliveries(listenerId: string, at: number, limit: number): Promise<number> {
+    return this.writeRelaxed(() => {
+      const state = this.stmt('SELECT liveness_state FROM listeners WHERE id = ?').pluck().get(listenerId) as LivenessState | undefined;
+      if (state === undefined) return 0;
+      const [from, to] = state === 'dead' ? ['pending', 'held'] : ['held', 'pending'];
+      return this.stmt(
+        `UPDATE deliveries SET state = @to, due_at = CASE @to WHEN 'pending' THEN max(due_at, @at) ELSE due_at END
+         WHERE rowid IN (SELECT rowid FROM deliveries WHERE listener_id = @listener AND state = @from LIMIT @limit)`,
+      ).run({ from, to, at, listener: listenerId, limit }).changes;
+    });
   }
 
   async purgeAcknowledgedMessages(before: number, batch: number): Promise<number> {
