@@ -22,13 +22,6 @@ export interface Sender {
 }
 
 const CLAIM_BATCH = 100;
-/**
- * Deliveries claimed per send slot: one being sent, one waiting for the slot. A send that ends
- * hands its slot to a waiting delivery at once, with no round trip to the store, and the store
- * is asked again only when half a listener's waiting line is gone: fewer, larger claims and
- * outcome writes. A waiting delivery waits at most one send (one timeout), well inside its lease.
- */
-const PREFETCH = 2;
 const USER_AGENT = 'discue-webhooks/1';
 
 /**
@@ -38,11 +31,7 @@ const USER_AGENT = 'discue-webhooks/1';
  */
 export class DeliveryWorker extends WakeableLoop {
   private inFlight = 0;
-  /** Sends in flight per listener. */
-  private readonly sending = new Map<string, number>();
-  /** Claimed deliveries waiting for a send slot of their listener, or for any (PREFETCH). */
-  private readonly waiting = new Map<string, DeliveryJob[]>();
-  private waitingCount = 0;
+  private readonly perListener = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
   private lastClaimAt = 0;
   private pending: DeliveryOutcome[] = [];
@@ -65,14 +54,9 @@ export class DeliveryWorker extends WakeableLoop {
     return this.inFlight;
   }
 
-  /**
-   * Stops claiming, lets sends in flight finish, and writes their outcomes. Deliveries claimed
-   * but not sent yet are due again when their leases end.
-   */
+  /** Stops claiming, lets sends in flight finish, and writes their outcomes. */
   override async stop(): Promise<void> {
     await super.stop();
-    this.waiting.clear();
-    this.waitingCount = 0;
     await Promise.allSettled([...this.sends]);
     await this.writeOutcomes();
   }
@@ -89,7 +73,7 @@ export class DeliveryWorker extends WakeableLoop {
    */
   protected async turn(): Promise<void> {
     const written = this.writeOutcomes();
-    const limit = Math.min(PREFETCH * this.settings.deliveryConcurrency - this.inFlight - this.waitingCount, CLAIM_BATCH);
+    const limit = Math.min(this.settings.deliveryConcurrency - this.inFlight, CLAIM_BATCH);
     const claimed = limit > 0 ? await this.claim(limit) : 0;
     await written;
     // Fewer than asked: what is due now was all taken, or its listeners are full. Either way
@@ -105,41 +89,15 @@ export class DeliveryWorker extends WakeableLoop {
   private async claim(limit: number): Promise<number> {
     const now = this.now();
     this.lastClaimAt = now;
-    const claimed = new Map<string, number>();
-    for (const id of new Set([...this.sending.keys(), ...this.waiting.keys()])) claimed.set(id, this.claimedFor(id));
     const jobs = await this.store.claimDeliveries({
       now,
       leaseUntil: now + this.leaseMs,
       limit,
-      perListener: PREFETCH * this.settings.listenerConcurrency,
-      inFlight: claimed,
+      perListener: this.settings.listenerConcurrency,
+      inFlight: this.perListener,
     });
-    for (const job of jobs) this.enqueue(job);
-    this.sendWaiting(new Set(jobs.map((job) => job.listener.id)));
+    for (const job of jobs) this.dispatch(job);
     return jobs.length;
-  }
-
-  private claimedFor(listenerId: string): number {
-    return (this.sending.get(listenerId) ?? 0) + (this.waiting.get(listenerId)?.length ?? 0);
-  }
-
-  private enqueue(job: DeliveryJob): void {
-    const line = this.waiting.get(job.listener.id);
-    if (line) line.push(job);
-    else this.waiting.set(job.listener.id, [job]);
-    this.waitingCount += 1;
-  }
-
-  /** Sends waiting deliveries of these listeners while they and the worker have free slots. */
-  private sendWaiting(listenerIds: Iterable<string>): void {
-    for (const listenerId of listenerIds) {
-      const line = this.waiting.get(listenerId);
-      while (line && line.length > 0 && this.inFlight < this.settings.deliveryConcurrency && (this.sending.get(listenerId) ?? 0) < this.settings.listenerConcurrency) {
-        this.waitingCount -= 1;
-        this.dispatch(line.shift()!);
-      }
-      if (line?.length === 0) this.waiting.delete(listenerId);
-    }
   }
 
   /**
@@ -160,7 +118,7 @@ export class DeliveryWorker extends WakeableLoop {
   private dispatch(job: DeliveryJob): void {
     const listenerId = job.listener.id;
     this.inFlight += 1;
-    this.sending.set(listenerId, (this.sending.get(listenerId) ?? 0) + 1);
+    this.perListener.set(listenerId, (this.perListener.get(listenerId) ?? 0) + 1);
     // The slot is free once the send ends, before its outcome is written (at the next turn):
     // the lease keeps the delivery from being claimed again meanwhile.
     const send = this.attempt(job)
@@ -173,16 +131,11 @@ export class DeliveryWorker extends WakeableLoop {
       .catch((err) => this.logger.error({ err, listener: listenerId }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight -= 1;
-        const left = (this.sending.get(listenerId) ?? 1) - 1;
-        if (left > 0) this.sending.set(listenerId, left);
-        else this.sending.delete(listenerId);
+        const left = (this.perListener.get(listenerId) ?? 1) - 1;
+        if (left > 0) this.perListener.set(listenerId, left);
+        else this.perListener.delete(listenerId);
         this.sends.delete(send);
-        this.sendWaiting([listenerId]);
-        // A slot freed by the worker-wide cap may serve another listener's waiting line.
-        if (this.waitingCount > 0 && this.inFlight < this.settings.deliveryConcurrency) this.sendWaiting([...this.waiting.keys()]);
-        // The store is asked again once half the listener's waiting line is gone: one claim
-        // and one outcome write for several sends, not for each.
-        if (this.claimedFor(listenerId) <= (PREFETCH - 0.5) * this.settings.listenerConcurrency) this.wake();
+        this.wake();
       });
     this.sends.add(send);
   }
