@@ -81,6 +81,15 @@ for (const kind of kinds) {
       await cleanup();
     });
 
+    /** A new queue of the tenant's with one listener. */
+    const queueWithListener = async (): Promise<{ q: Queue; l: Listener }> => {
+      const q = queue(c.id);
+      await store.createQueue(q, event(c.id, 'queue_added'), 100);
+      const l = listener(q);
+      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      return { q, l };
+    };
+
     it('tenancy: one root client, unique names, revisions, cascading deletes', async () => {
       const root = await store.rootClient();
       assert.equal(root.is_root, true);
@@ -210,10 +219,7 @@ for (const kind of kinds) {
     });
 
     it('an outcome counts only under the lease of its claim', async () => {
-      const q = queue(c.id);
-      await store.createQueue(q, event(c.id, 'queue_added'), 100);
-      const l = listener(q);
-      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      const { q, l } = await queueWithListener();
       const m = message(q, T);
       await store.createMessage(m, event(c.id, 'message_added'));
       const claim = (now: number) => store.claimDeliveries({ now, leaseUntil: now + 1000, limit: 1000, perListener: 1000, inFlight: new Map() });
@@ -230,10 +236,7 @@ for (const kind of kinds) {
     });
 
     it('liveness: a revived listener gets a delayed message no earlier than due', async () => {
-      const q = queue(c.id);
-      await store.createQueue(q, event(c.id, 'queue_added'), 100);
-      const l = listener(q);
-      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      const { q, l } = await queueWithListener();
       for (let i = 0; i < 3; i++) await store.recordProbe(l.id, false, T);
       const later = message(q, T, T + 86_400_000);
       await store.createMessage(later, event(c.id, 'message_added'));
@@ -244,10 +247,7 @@ for (const kind of kinds) {
     });
 
     it('liveness: probes are claimed once; dead holds deliveries, revival resumes them', async () => {
-      const q = queue(c.id);
-      await store.createQueue(q, event(c.id, 'queue_added'), 100);
-      const l = listener(q);
-      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      const { q, l } = await queueWithListener();
       const probes = await store.claimProbes(T + 1, T + 1000, 1000);
       assert.ok(probes.some((p) => p.id === l.id));
       assert.ok(!(await store.claimProbes(T + 2, T + 1000, 1000)).some((p) => p.id === l.id));
@@ -271,10 +271,7 @@ for (const kind of kinds) {
     });
 
     it('liveness: a send that fails after its listener died waits its retry, not its lease', async () => {
-      const q = queue(c.id);
-      await store.createQueue(q, event(c.id, 'queue_added'), 100);
-      const l = listener(q);
-      await store.createListener(l, event(c.id, 'listener_added'), 100);
+      const { q, l } = await queueWithListener();
       const m = message(q, T);
       await store.createMessage(m, event(c.id, 'message_added'));
       const [job] = (await store.claimDeliveries({ now: T, leaseUntil: T + 25_000, limit: 1000, perListener: 1000, inFlight: new Map() })).filter((j) => j.message.id === m.id);
