@@ -137,11 +137,16 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Runs `work` in a transaction, again (up to 3 times) when PostgreSQL broke a deadlock. */
-  private async transaction<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a transaction, again (up to 3 times) when PostgreSQL broke a deadlock.
+   * `relaxed` is for delivery bookkeeping (claims, outcomes, probes): its commit does not wait
+   * for the WAL flush. A crash may lose its last moments, which at worst sends a message
+   * again; the next durable commit flushes it anyway. The same trade as the SQLite store's.
+   */
+  private async transaction<T>(work: (c: pg.PoolClient) => Promise<T>, relaxed = false): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transactionOnce(work);
+        return await this.transactionOnce(work, relaxed);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw err;
@@ -149,10 +154,10 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async transactionOnce<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transactionOnce<T>(work: (c: pg.PoolClient) => Promise<T>, relaxed: boolean): Promise<T> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query(relaxed ? 'BEGIN; SET LOCAL synchronous_commit TO OFF' : 'BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       if (this.announceAfterCommit.delete(client)) this.announceWork();
@@ -607,7 +612,7 @@ export class PostgresStore implements Store {
         }
       }
       return taken.map((row) => toJob(row, claim.leaseUntil));
-    });
+    }, true);
   }
 
   /**
@@ -673,7 +678,7 @@ export class PostgresStore implements Store {
       );
       const recorded = new Set(done.map((row) => `${row.message_id} ${row.listener_id}`));
       await this.recordEvents(c, finals.filter((o) => recorded.has(`${o.messageId} ${o.listenerId}`)).flatMap((o) => (o.event ? [o.event] : [])));
-    });
+    }, true);
   }
 
   async nextDueAt(): Promise<number | undefined> {
@@ -743,7 +748,7 @@ export class PostgresStore implements Store {
         [next.state, next.streak, ok ? 1 : 0, ok ? 0 : 1, listenerId],
       );
       return { from, to: next.state };
-    });
+    }, true);
   }
 
   async alignDeliveries(listenerId: string, at: number, limit: number): Promise<number> {
@@ -760,7 +765,7 @@ export class PostgresStore implements Store {
       );
       if (rowCount && to === 'pending') this.notifyWork(c);
       return rowCount ?? 0;
-    });
+    }, true);
   }
 
   async purgeAcknowledgedMessages(before: number, batch: number): Promise<number> {
