@@ -601,11 +601,15 @@ export class PostgresStore implements Store {
         }
         return taken;
       };
-      const head = await this.rows(c, claimSelect('TRUE'), [claim.now, claim.limit]);
+      // The head locks what it reads, and a locked row costs a write: it reads no more rows
+      // than the listeners with pending work have room for (a full listener's backlog would
+      // otherwise be locked and left, a hundred rows a claim).
+      const ready = (await this.rows(c, LISTENERS_WITH_PENDING)).map((row) => row.id as string);
+      const roomInAll = ready.reduce((sum, id) => sum + Math.max(0, room.get(id) ?? claim.perListener), 0);
+      const head = await this.rows(c, claimSelect('TRUE'), [claim.now, Math.min(claim.limit, roomInAll)]);
       const taken = await take(head);
       if (taken.length < head.length) {
-        for (const row of await this.rows(c, LISTENERS_WITH_PENDING)) {
-          const listenerId = row.id as string;
+        for (const listenerId of ready) {
           const left = Math.min(room.get(listenerId) ?? claim.perListener, claim.limit - taken.length);
           if (left > 0) taken.push(...(await take(await this.rows(c, claimSelect('listener_id = $3'), [claim.now, left, listenerId]))));
           if (taken.length >= claim.limit) break;
