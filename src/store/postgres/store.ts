@@ -4,6 +4,7 @@ import { DuplicateError, NotFoundError, QuotaExceededError, RevisionConflictErro
 import {
   bindable,
   eventCategory,
+  headLimit,
   LISTENERS_WITH_PENDING,
   MUTABLE,
   newRootClient,
@@ -601,12 +602,9 @@ export class PostgresStore implements Store {
         }
         return taken;
       };
-      // The head locks what it reads, and a locked row costs a write: it reads no more rows
-      // than the listeners with pending work have room for (a full listener's backlog would
-      // otherwise be locked and left, a hundred rows a claim).
+      // The head locks what it reads, and a locked row costs a write.
       const ready = (await this.rows(c, LISTENERS_WITH_PENDING)).map((row) => row.id as string);
-      const roomInAll = ready.reduce((sum, id) => sum + Math.max(0, room.get(id) ?? claim.perListener), 0);
-      const head = await this.rows(c, claimSelect('TRUE'), [claim.now, Math.min(claim.limit, roomInAll)]);
+      const head = await this.rows(c, claimSelect('TRUE'), [claim.now, headLimit(claim, room, ready)]);
       const taken = await take(head);
       if (taken.length < head.length) {
         for (const listenerId of ready) {
