@@ -141,7 +141,7 @@ export function buildRows(results: BenchResults): Row[] {
         'backlog: publish p99 during the drain',
         '× before',
         false,
-        { discue: slow },
+        { discue: slow, ceiling: backlog.ceiling?.slowdown },
         backlog.before && backlog.during ? `${fmt(backlog.before.latency.p99)} → ${fmt(backlog.during.latency.p99)} ms (max ${fmt(backlog.during.latency.max)} ms) at ${PROBE_RATE} msg/s` : 'failed',
         '≤ 2×',
         slow !== undefined && slow <= 2,

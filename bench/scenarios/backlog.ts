@@ -5,7 +5,9 @@
  * then start the listener and measure how fast the backlog drains, and how much slower the API
  * answers meanwhile: the p99 of a steady 200 msg/s of publishes (to another queue, without
  * listeners) during the drain against the same before it. Also discue's peak RSS (VmHWM).
- * The ceiling drains the same backlog from memory with discue's 16 connections per listener.
+ * The ceiling drains the same backlog from memory with discue's 16 connections per listener,
+ * with the same steady publishes before and during its drain: the slowdown that is the
+ * machine's (CPU shared with the listener and the load generator), not discue's.
  */
 import { Discue, type ListenerView } from '../discue.js';
 import { ListenerHandle, type ListenerStats, type WaitEnd } from '../listener-process.js';
@@ -37,7 +39,7 @@ export interface BacklogResults {
     waitEnded: WaitEnd;
   };
   peakRssMb?: number;
-  ceiling?: { delivered: ListenerStats; lost: number };
+  ceiling?: { delivered: ListenerStats; lost: number; before: Published; during: Published; slowdown: number };
   errors: string[];
 }
 
@@ -128,11 +130,17 @@ export async function backlogScenario(ctx: Context): Promise<BacklogResults> {
     await ctx.ceiling.relayTo([`${ctx.listener.url}/notify`]);
     await ctx.ceiling.pause();
     const { okSeqs } = await publishAll(ctx.ceiling.target, ceilingRun, messages);
+    const before = await steady(ctx.ceiling.target, ctx.quick ? 1_000 : 5_000);
     await ctx.ceiling.resume();
+    const stopProbe = new AbortController();
+    const probing = steady(ctx.ceiling.target, 30 * 60_000, stopProbe.signal);
     await ctx.listener.waitFor(okSeqs.length, 10_000, ctx.capWait(ctx.quick ? 30_000 : 120_000));
-    results.ceiling = { delivered: await ctx.listener.stats(), lost: await ctx.listener.missing(okSeqs, ['/notify']) };
+    stopProbe.abort();
+    const during = await probing;
+    const slowdown = Math.round((during.latency.p99 / before.latency.p99) * 100) / 100;
+    results.ceiling = { delivered: await ctx.listener.stats(), lost: await ctx.listener.missing(okSeqs, ['/notify']), before, during, slowdown };
     await ctx.ceiling.relayTo([]);
-    ctx.log(`  ceiling drained ${results.ceiling.delivered.distinct} at ${results.ceiling.delivered.perSecond}/s`);
+    ctx.log(`  ceiling drained ${results.ceiling.delivered.distinct} at ${results.ceiling.delivered.perSecond}/s; publish p99 ${before.latency.p99} → ${during.latency.p99} ms (×${slowdown})`);
   } catch (err) {
     results.errors.push(`ceiling: ${(err as Error).message}`);
   }
