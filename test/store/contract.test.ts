@@ -273,12 +273,17 @@ for (const kind of kinds) {
     it('liveness: a send that fails after its listener died waits its retry, not its lease', async () => {
       const { q, l } = await queueWithListener();
       const m = message(q, T);
-      await store.createMessage(m, event(c.id, 'message_added'));
-      const [job] = (await store.claimDeliveries({ now: T, leaseUntil: T + 25_000, limit: 1000, perListener: 1000, inFlight: new Map() })).filter((j) => j.message.id === m.id);
-      assert.ok(job);
+      const unaligned = message(q, T);
+      for (const each of [m, unaligned]) await store.createMessage(each, event(c.id, 'message_added'));
+      const jobs = await store.claimDeliveries({ now: T, leaseUntil: T + 25_000, limit: 1000, perListener: 1000, inFlight: new Map() });
+      const [job, other] = [m, unaligned].map((each) => jobs.find((j) => j.message.id === each.id)!);
+      assert.ok(job && other);
       for (let i = 0; i < 3; i++) await store.recordProbe(l.id, false, T + 1);
+      const retry = (j: typeof job, id: string) => ({ kind: 'retry' as const, messageId: id, listenerId: l.id, lease: j.lease, at: T + 2, status: null, error: 'refused', dueAt: T + 1000 });
+      await store.recordOutcomes([retry(other, unaligned.id)]);
+      assert.equal((await store.deliveriesOf(unaligned.id))[0]!.state, 'held', 'a retry for a dead listener holds, aligned or not');
       assert.equal(await store.alignDeliveries(l.id, T + 1, 1000), 1, 'the delivery in flight is held too');
-      await store.recordOutcomes([{ kind: 'retry', messageId: m.id, listenerId: l.id, lease: job.lease, at: T + 2, status: null, error: 'refused', dueAt: T + 1000 }]);
+      await store.recordOutcomes([retry(job, m.id)]);
       const held = (await store.deliveriesOf(m.id))[0]!;
       assert.deepEqual([held.state, held.attempts, held.last_error], ['held', 1, 'refused'], 'the attempt counts; the delivery stays held');
       await store.recordProbe(l.id, true, T + 3);

@@ -589,8 +589,9 @@ export class PostgresStore implements Store {
    * rows instead of waiting on each other.
    */
   async claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]> {
-    const room = roomFor(claim);
     return this.transaction(async (c) => {
+      // Made afresh by each attempt: taking rows uses the room up.
+      const room = roomFor(claim);
       const take = async (rows: Row[]) => {
         const taken = takeWithRoom(rows, room, claim.perListener);
         if (taken.length > 0) {
@@ -633,7 +634,8 @@ export class PostgresStore implements Store {
       await c.query('SELECT id FROM listeners WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE', [listenerIds]);
       if (retries.length > 0) {
         await c.query(
-          `UPDATE deliveries d SET due_at = u.due_at, attempts = d.attempts + 1, last_status = u.status, last_error = u.error, last_attempt_at = u.at
+          `UPDATE deliveries d SET due_at = u.due_at, attempts = d.attempts + 1, last_status = u.status, last_error = u.error, last_attempt_at = u.at,
+             state = CASE (SELECT liveness_state FROM listeners WHERE id = d.listener_id) WHEN 'dead' THEN 'held' ELSE d.state END
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
              AS u(message_id, listener_id, lease, due_at, status, error, at)
            WHERE d.message_id = u.message_id AND d.listener_id = u.listener_id AND d.state IN ('pending', 'held') AND d.due_at = u.lease`,

@@ -465,8 +465,8 @@ export class SqliteStore implements Store {
    * reads more than it can take.
    */
   async claimDeliveries(claim: ClaimRequest): Promise<DeliveryJob[]> {
-    const room = roomFor(claim);
     return this.writeRelaxed(() => {
+      const room = roomFor(claim);
       const lease = this.stmt('UPDATE deliveries SET due_at = ? WHERE rowid = ?');
       const take = (rows: Row[]) => {
         const taken = takeWithRoom(rows, room, claim.perListener);
@@ -497,13 +497,15 @@ export class SqliteStore implements Store {
     // An outcome counts only while its claim's lease holds: not after the lease ran out and
     // another worker took the delivery, nor after a redelivery or a deletion. A delivery held
     // meanwhile (its listener died) still takes its outcome: a retry's due time replaces the
-    // lease (or the delivery would wait for the lease when the listener revives) and keeps it held.
+    // lease (or the delivery would wait for the lease when the listener revives), and a retry
+    // for a dead listener holds the delivery even if alignment has not reached it yet.
     const finish = this.stmt(
       `UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?, completed_at = ?
        WHERE message_id = ? AND listener_id = ? AND state IN ('pending', 'held') AND due_at = ?`,
     );
     const retry = this.stmt(
-      `UPDATE deliveries SET due_at = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?
+      `UPDATE deliveries SET due_at = ?, attempts = attempts + 1, last_status = ?, last_error = ?, last_attempt_at = ?,
+         state = CASE (SELECT liveness_state FROM listeners WHERE id = deliveries.listener_id) WHEN 'dead' THEN 'held' ELSE state END
        WHERE message_id = ? AND listener_id = ? AND state IN ('pending', 'held') AND due_at = ?`,
     );
     const count = this.stmt('UPDATE listeners SET acknowledged_count = acknowledged_count + ?, missed_count = missed_count + ? WHERE id = ?');
