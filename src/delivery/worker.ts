@@ -72,14 +72,14 @@ export class DeliveryWorker extends WakeableLoop {
    * waits for the outcomes too: a slow store slows sending down, and never grows memory.
    */
   protected async turn(): Promise<void> {
-    const wroteOutcomes = this.pending.length > 0;
+    const retriesDueNow = this.pending.some((o) => o.kind === 'retry' && o.dueAt <= this.now());
     const written = this.writeOutcomes();
     const limit = Math.min(this.settings.deliveryConcurrency - this.inFlight, CLAIM_BATCH);
     const claimed = limit > 0 ? await this.claim(limit) : 0;
     await written;
     // Fewer than asked: what is due now was all taken, or its listeners are full. Either way
     // only a wake (a send done, new work) or the next due time can bring more.
-    if (claimed < limit || limit <= 0) await this.sleep(wroteOutcomes);
+    if (claimed < limit || limit <= 0) await this.sleep(retriesDueNow);
     else await this.sleeper.sleep(0);
   }
 
@@ -104,16 +104,17 @@ export class DeliveryWorker extends WakeableLoop {
   /**
    * Sleeps until woken (new work, or a send finished and freed room), the earliest due
    * delivery, or the poll interval, whichever is first. Work that is due but was not claimed
-   * belongs to listeners without room: only a wake helps there. Unless the turn wrote outcomes:
-   * on PostgreSQL they commit beside the claim, so a retry due at once may be what it missed.
+   * belongs to listeners without room: only a wake helps there. Unless the turn wrote a retry
+   * due at once (`Retry-After: 0`): on PostgreSQL outcomes commit beside the claim, which may
+   * have missed it.
    */
-  private async sleep(wroteOutcomes: boolean): Promise<void> {
+  private async sleep(retriesDueNow: boolean): Promise<void> {
     const maxMs = this.settings.pollIntervalMs;
     // A store that fails now is retried at the next poll; the loop must outlive it.
     const nextDue = await this.store.nextDueAt().catch(() => undefined);
     // Due already when the last claim looked, yet not claimed: its listener has no room.
     // Due since then (a delayed message whose time came during the claim): claim it now.
-    const blocked = !wroteOutcomes && nextDue !== undefined && nextDue <= this.lastClaimAt;
+    const blocked = !retriesDueNow && nextDue !== undefined && nextDue <= this.lastClaimAt;
     await this.sleeper.sleep(blocked ? maxMs : untilDue(nextDue, this.now(), maxMs));
   }
 
