@@ -33,7 +33,8 @@ export class DeliveryWorker extends WakeableLoop {
   private inFlight = 0;
   private readonly perListener = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
-  private lastClaimAt = 0;
+  /** Everything due by then was before the last claim: due work it left belongs to full listeners. */
+  private claimSaw = 0;
   private pending: DeliveryOutcome[] = [];
   private writing: Promise<void> = Promise.resolve();
   /** Told of every attempt's outcome (metrics). Set it before the first send completes. */
@@ -72,14 +73,15 @@ export class DeliveryWorker extends WakeableLoop {
    * waits for the outcomes too: a slow store slows sending down, and never grows memory.
    */
   protected async turn(): Promise<void> {
-    const retriesDueNow = this.pending.some((o) => o.kind === 'retry' && o.dueAt <= this.now());
+    // Retries written now may commit beside the claim (PostgreSQL): it need not have seen them.
+    const unseenFrom = Math.min(...this.pending.map((o) => (o.kind === 'retry' ? o.dueAt : Infinity)));
     const written = this.writeOutcomes();
     const limit = Math.min(this.settings.deliveryConcurrency - this.inFlight, CLAIM_BATCH);
-    const claimed = limit > 0 ? await this.claim(limit) : 0;
+    const claimed = limit > 0 ? await this.claim(limit, unseenFrom) : 0;
     await written;
     // Fewer than asked: what is due now was all taken, or its listeners are full. Either way
     // only a wake (a send done, new work) or the next due time can bring more.
-    if (claimed < limit || limit <= 0) await this.sleep(retriesDueNow);
+    if (claimed < limit || limit <= 0) await this.sleep();
     else await this.sleeper.sleep(0);
   }
 
@@ -87,9 +89,9 @@ export class DeliveryWorker extends WakeableLoop {
     this.logger.error({ err }, 'claiming deliveries failed');
   }
 
-  private async claim(limit: number): Promise<number> {
+  private async claim(limit: number, unseenFrom: number): Promise<number> {
     const now = this.now();
-    this.lastClaimAt = now;
+    this.claimSaw = Math.min(now, unseenFrom - 1);
     const jobs = await this.store.claimDeliveries({
       now,
       leaseUntil: now + this.leaseMs,
@@ -104,17 +106,15 @@ export class DeliveryWorker extends WakeableLoop {
   /**
    * Sleeps until woken (new work, or a send finished and freed room), the earliest due
    * delivery, or the poll interval, whichever is first. Work that is due but was not claimed
-   * belongs to listeners without room: only a wake helps there. Unless the turn wrote a retry
-   * due at once (`Retry-After: 0`): on PostgreSQL outcomes commit beside the claim, which may
-   * have missed it.
+   * belongs to listeners without room: only a wake helps there.
    */
-  private async sleep(retriesDueNow: boolean): Promise<void> {
+  private async sleep(): Promise<void> {
     const maxMs = this.settings.pollIntervalMs;
     // A store that fails now is retried at the next poll; the loop must outlive it.
     const nextDue = await this.store.nextDueAt().catch(() => undefined);
     // Due already when the last claim looked, yet not claimed: its listener has no room.
     // Due since then (a delayed message whose time came during the claim): claim it now.
-    const blocked = !retriesDueNow && nextDue !== undefined && nextDue <= this.lastClaimAt;
+    const blocked = nextDue !== undefined && nextDue <= this.claimSaw;
     await this.sleeper.sleep(blocked ? maxMs : untilDue(nextDue, this.now(), maxMs));
   }
 

@@ -306,8 +306,10 @@ export interface Store {
   rotateListenerSecret(clientId: string, queueId: string, id: string, secret: string, previousUntil: number, at: number): Promise<Listener>;
 
   // messages
-  /** Stores the message; with `idempotent`, the key too (DuplicateError if it was taken meanwhile). */
-  /** Answers how many deliveries it created: none means no worker needs waking. */
+  /**
+   * Stores the message; with `idempotent`, the key too (DuplicateError if it was taken
+   * meanwhile). Answers how many deliveries it created: none means no worker needs waking.
+   */
   createMessage(message: Message, event: UsageEvent, idempotent?: IdempotentPublish): Promise<number>;
   /** Keys are kept until purged with the usage events (25 hours). */
   findIdempotentPublish(clientId: string, key: string): Promise<IdempotentPublish | undefined>;
