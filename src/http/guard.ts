@@ -20,6 +20,14 @@ declare module 'fastify' {
   }
 }
 
+/** The route configs of a resource's reading and writing routes, for `config:`. */
+export function scopesOf<R extends Resource>(resource: R) {
+  return {
+    read: { scope: { resource, access: 'read' } },
+    write: { scope: { resource, access: 'write' } },
+  } as const;
+}
+
 // Path parameters naming resources, outermost first: scope targets match any of them.
 const ID_PARAMS = ['api_client_id', 'api_key_id', 'queue_id', 'listener_id', 'message_id', 'schema_id', 'schedule_id'];
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiClient, ClientPatch } from '../../store/types.js';
 import { createApiClient } from '../../tenancy.js';
 import { HttpError } from '../errors.js';
+import { scopesOf } from '../guard.js';
 import { linker } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
 import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
@@ -59,8 +60,7 @@ async function visibleClient(request: FastifyRequest<{ Params: ClientParams }>, 
 
 export function apiClientRoutes(app: FastifyInstance, services: Services): void {
   const { store } = services;
-  const write = { scope: { resource: 'api_clients', access: 'write' } } as const;
-  const read = { scope: { resource: 'api_clients', access: 'read' } } as const;
+  const { read, write } = scopesOf('api_clients');
 
   app.route<{ Body: ClientBody }>({
     method: ['POST', 'PUT'],

@@ -4,6 +4,7 @@ import { defaultScopes, isProtected, RESOURCES, type Scope } from '../../domain/
 import type { ApiKey, KeyPatch } from '../../store/types.js';
 import { createApiKey } from '../../tenancy.js';
 import { HttpError } from '../errors.js';
+import { scopesOf } from '../guard.js';
 import { linker } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
 import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
@@ -66,8 +67,7 @@ function refuseProtectedGrants(requested: readonly Scope[], held: readonly Scope
 
 export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
   const { store } = services;
-  const write = { scope: { resource: 'api_keys', access: 'write' } } as const;
-  const read = { scope: { resource: 'api_keys', access: 'read' } } as const;
+  const { read, write } = scopesOf('api_keys');
   const keyLink = (request: Parameters<typeof linker>[0], id: string) => linker(request, services.config.publicUrl)(`/api_keys/${id}`);
 
   app.route<{ Body: KeyBody }>({

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { EVENT_CATEGORIES, type EventCategory, type UsageEvent } from '../../store/types.js';
+import { scopesOf } from '../guard.js';
 import { linker } from '../links.js';
 import type { Services } from '../services.js';
 
@@ -32,7 +33,7 @@ export function eventRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Querystring: EventsQuery }>(
     '/events',
-    { config: { scope: { resource: 'events', access: 'read' } }, schema: { summary: 'List usage events of the past 24 hours', tags: ['usage'], querystring: eventsQuery } },
+    { config: scopesOf('events').read, schema: { summary: 'List usage events of the past 24 hours', tags: ['usage'], querystring: eventsQuery } },
     async (request, reply) => {
       const { events = 'all', limit = 100, startAfter, startAfterId = '' } = request.query;
       // Only the past 24 hours are served; an older cursor starts at their beginning.
@@ -49,7 +50,7 @@ export function eventRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  app.get('/stats/messages', { config: { scope: { resource: 'stats', access: 'read' } }, schema: { summary: 'Count usage events by type', tags: ['usage'] } }, async (request, reply) => {
+  app.get('/stats/messages', { config: scopesOf('stats').read, schema: { summary: 'Count usage events by type', tags: ['usage'] } }, async (request, reply) => {
     const now = services.now();
     const midnight = now - (now % DAY_MS);
     const counts = await store.countEvents(request.principal.client.id, { last24h: now - DAY_MS, last1h: now - HOUR_MS, today: midnight });

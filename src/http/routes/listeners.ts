@@ -5,6 +5,7 @@ import { newId } from '../../domain/ids.js';
 import { checkTargetUrl, MAX_TARGET_URL_LENGTH } from '../../domain/target-url.js';
 import type { Listener, ListenerPatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
+import { scopesOf } from '../guard.js';
 import type { Links } from '../links.js';
 import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
@@ -73,8 +74,7 @@ function listenerLinks(request: FastifyRequest, services: Services, listener: Li
 
 export function listenerRoutes(app: FastifyInstance, services: Services): void {
   const { store } = services;
-  const write = { scope: { resource: 'listeners', access: 'write' } } as const;
-  const read = { scope: { resource: 'listeners', access: 'read' } } as const;
+  const { read, write } = scopesOf('listeners');
 
   app.route<{ Params: QueueParams; Body: ListenerBody }>({
     method: ['POST', 'PUT'],

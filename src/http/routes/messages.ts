@@ -7,6 +7,7 @@ import { canonicalJson } from '../../domain/schema.js';
 import { DuplicateError } from '../../store/errors.js';
 import type { IdempotentPublish, Message, Store, UsageEvent } from '../../store/types.js';
 import { HttpError } from '../errors.js';
+import { scopesOf } from '../guard.js';
 import type { Links } from '../links.js';
 import { expectedRevision, found, sendOne } from '../resource.js';
 import { nameSchema, paramsSchema } from '../schemas.js';
@@ -112,8 +113,7 @@ function sendReplay(request: FastifyRequest, reply: FastifyReply, services: Serv
 
 export function messageRoutes(app: FastifyInstance, services: Services): void {
   const { store } = services;
-  const write = { scope: { resource: 'messages', access: 'write' } } as const;
-  const read = { scope: { resource: 'messages', access: 'read' } } as const;
+  const { read, write } = scopesOf('messages');
 
   app.route<{ Params: QueueParams; Body: PublishBody }>({
     method: ['POST', 'PUT'],

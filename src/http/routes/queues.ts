@@ -4,6 +4,7 @@ import { newId } from '../../domain/ids.js';
 import { compileSchema, schemaId } from '../../domain/schema.js';
 import type { Page, PageOf, Queue, QueuePatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
+import { scopesOf } from '../guard.js';
 import { linker, namedLinks, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
 import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
@@ -83,7 +84,7 @@ export function queueChildLists<T extends { id: string; name: string | null; que
     view: (item: T) => unknown;
   },
 ): void {
-  const config = { scope: { resource: spec.key, access: 'read' } } as const;
+  const config = scopesOf(spec.key).read;
   const list = (request: FastifyRequest<{ Querystring: PageQuery }>, reply: FastifyReply, queueId: string | undefined, path: string) =>
     sendList(request, reply, {
       key: spec.key,
@@ -110,8 +111,7 @@ export function queueChildLists<T extends { id: string; name: string | null; que
 
 export function queueRoutes(app: FastifyInstance, services: Services): void {
   const { store } = services;
-  const write = { scope: { resource: 'queues', access: 'write' } } as const;
-  const read = { scope: { resource: 'queues', access: 'read' } } as const;
+  const { read, write } = scopesOf('queues');
 
   app.route<{ Body: QueueBody }>({
     method: ['POST', 'PUT'],
@@ -178,7 +178,7 @@ export function queueRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: QueueParams & { schema_id: string } }>(
     '/queues/:queue_id/schemas/:schema_id',
-    { config: { scope: { resource: 'schemas', access: 'read' } }, schema: { summary: 'Get a queue\'s schema', tags: ['queues'], params: paramsSchema('queue_id', 'schema_id') } },
+    { config: scopesOf('schemas').read, schema: { summary: 'Get a queue\'s schema', tags: ['queues'], params: paramsSchema('queue_id', 'schema_id') } },
     async (request, reply) => {
       const queue = await requestedQueue(request, services);
       if (!queue.schema || queue.schema_id !== request.params.schema_id) throw new HttpError(404, 'no such schema');

@@ -5,6 +5,7 @@ import { newId } from '../../domain/ids.js';
 import { dataProblem } from '../../domain/messages.js';
 import type { Queue, Schedule, SchedulePatch } from '../../store/types.js';
 import { HttpError } from '../errors.js';
+import { scopesOf } from '../guard.js';
 import { linker, type Links } from '../links.js';
 import { listQuerySchema, sendList, type PageQuery } from '../paging.js';
 import { dropUndefined, expectedRevision, found, sendOne } from '../resource.js';
@@ -62,8 +63,7 @@ function checkData(data: string, queue: Queue, services: Services): void {
 
 export function scheduleRoutes(app: FastifyInstance, services: Services): void {
   const { store } = services;
-  const write = { scope: { resource: 'schedules', access: 'write' } } as const;
-  const read = { scope: { resource: 'schedules', access: 'read' } } as const;
+  const { read, write } = scopesOf('schedules');
 
   app.route<{ Params: QueueParams; Body: ScheduleBody }>({
     method: ['POST', 'PUT'],
