@@ -39,15 +39,6 @@ export function roomFor(claim: ClaimRequest): Map<string, number> {
   return room;
 }
 
-/**
- * How many deliveries a claim's head may read: no more than the listeners with pending work
- * have room for, so a full listener's backlog is not read (and, on PostgreSQL, locked) and left.
- */
-export function headLimit(claim: ClaimRequest, room: ReadonlyMap<string, number>, ready: readonly string[]): number {
-  const roomInAll = ready.reduce((sum, id) => sum + Math.max(0, room.get(id) ?? claim.perListener), 0);
-  return Math.min(claim.limit, roomInAll);
-}
-
 /** The rows whose listener still has room, counting each taken row against that room. */
 export function takeWithRoom(rows: readonly Row[], room: Map<string, number>, perListener: number): Row[] {
   return rows.filter((row) => {

@@ -4,7 +4,6 @@ import { DuplicateError, NotFoundError, QuotaExceededError, RevisionConflictErro
 import {
   bindable,
   eventCategory,
-  headLimit,
   LISTENERS_WITH_PENDING,
   MUTABLE,
   newRootClient,
@@ -93,6 +92,17 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
 // Connection failures and server shutdowns: worth retrying later (class 08, 57P, 53).
 // Deadlocks and serialization failures (40P01, 40001) are transient too: a retry succeeds.
 const UNAVAILABLE_CODES = ['08', '57P', '53', '40P01', '40001', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'];
+
+/**
+ * How many rows a claim's head may lock: no more than the listeners with pending work have
+ * room for. A locked row costs a write, and a full listener's backlog would be locked and
+ * left, a hundred rows a claim (drain 1,005 → 2,160 deliveries/s when this came in). The
+ * price is one index seek per listener with pending work, on the database, per claim.
+ */
+function headLimit(claim: ClaimRequest, room: ReadonlyMap<string, number>, ready: readonly string[]): number {
+  const roomInAll = ready.reduce((sum, id) => sum + Math.max(0, room.get(id) ?? claim.perListener), 0);
+  return Math.min(claim.limit, roomInAll);
+}
 
 /** Due pending deliveries (`$1` now, `$2` how many) that also match `filter`, locked for the claim. */
 function claimSelect(filter: string): string {
@@ -603,7 +613,6 @@ export class PostgresStore implements Store {
         }
         return taken;
       };
-      // The head locks what it reads, and a locked row costs a write.
       const ready = (await this.rows(c, LISTENERS_WITH_PENDING)).map((row) => row.id as string);
       const head = await this.rows(c, claimSelect('TRUE'), [claim.now, headLimit(claim, room, ready)]);
       const taken = await take(head);

@@ -34,7 +34,7 @@ import {
   type UsageEvent,
 } from '../types.js';
 import { nextLiveness } from '../../domain/liveness.js';
-import { bindable, eventCategory, headLimit, LISTENERS_WITH_PENDING, MUTABLE, newRootClient, roomFor, tallyByWindow, takeWithRoom, toClient, toDeliveryView, toEvent, toIdempotentPublish, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
+import { bindable, eventCategory, LISTENERS_WITH_PENDING, MUTABLE, newRootClient, roomFor, tallyByWindow, takeWithRoom, toClient, toDeliveryView, toEvent, toIdempotentPublish, toJob, toKey, toListener, toMessage, toQueue, toSchedule, type Row } from '../rows.js';
 import { GroupCommit } from './group-commit.js';
 import { MIGRATIONS } from '../migrations.js';
 
@@ -473,17 +473,16 @@ export class SqliteStore implements Store {
         for (const row of taken) lease.run(claim.leaseUntil, row.rowid);
         return taken;
       };
-      // The head holds only ids: some of it may belong to listeners without room, and only
-      // what is taken is worth joining with its message, listener and queue.
-      const ready = this.stmt(LISTENERS_WITH_PENDING).pluck().all() as string[];
+      // The head holds only ids, read from the index alone: some of it may belong to listeners
+      // without room, and only what is taken is worth joining with its message, listener and queue.
       const head = this.stmt(
         "SELECT rowid, listener_id AS l_id FROM deliveries WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?",
-      ).all(claim.now, headLimit(claim, room, ready)) as Row[];
+      ).all(claim.now, claim.limit) as Row[];
       const joined = this.stmt(`${CLAIM_SELECT} WHERE d.rowid = ?`);
       const taken = take(head).map((row) => joined.get(row.rowid) as Row);
       if (taken.length < head.length) {
         const ofListener = this.stmt(`${CLAIM_SELECT} WHERE d.state = 'pending' AND d.listener_id = ? AND d.due_at <= ? ORDER BY d.due_at LIMIT ?`);
-        for (const listenerId of ready) {
+        for (const listenerId of this.stmt(LISTENERS_WITH_PENDING).pluck().all() as string[]) {
           const left = Math.min(room.get(listenerId) ?? claim.perListener, claim.limit - taken.length);
           if (left > 0) taken.push(...take(ofListener.all(listenerId, claim.now, left) as Row[]));
           if (taken.length >= claim.limit) break;
